@@ -1,0 +1,33 @@
+GO ?= go
+# Test servers: override to point elsewhere.
+export CACHEOPS_TEST_DATABASE ?= postgres://root@127.0.0.1:5432/test?sslmode=disable
+export CACHEOPS_TEST_REDIS ?= redis://127.0.0.1:6379/9
+BENCHTIME ?= 2s
+
+.PHONY: test demo bench services lint fuzz
+
+## test: start the servers if needed, then vet, check formatting and run every test with -race.
+test: services lint
+	$(GO) test -race -count=1 -timeout 8m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+
+## demo: a miss, a hit, an invalidating write and a rollback, with timings.
+demo: services
+	$(GO) run ./cmd/cacheops-demo
+
+## bench: the comparison table (direct pgx, cacheops hit and miss, raw Redis GET).
+bench: services
+	$(GO) run ./cmd/cacheops-bench -time $(BENCHTIME)
+
+services:
+	@bash scripts/services.sh
+
+lint:
+	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./serialize
+	$(GO) test -run '^$$' -fuzz FuzzAnalyse -fuzztime $(FUZZTIME) ./keys
+	$(GO) test -run '^$$' -fuzz FuzzEntryKey -fuzztime $(FUZZTIME) ./keys

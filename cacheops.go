@@ -1,0 +1,131 @@
+package cacheops
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+
+	cdriver "github.com/cacheops/cacheops/driver"
+	"github.com/cacheops/cacheops/lua"
+)
+
+// Options configure a Cache. The zero value is usable: Redis from
+// CACHEOPS_REDIS, prefix from CACHEOPS_PREFIX, one-hour entries, results of up
+// to 10,000 rows, caching enabled.
+type Options struct {
+	// Redis is the client to use: a *redis.Client, *redis.ClusterClient or a
+	// failover client. Nil: a client for RedisURL.
+	Redis redis.UniversalClient
+	// RedisURL is used when Redis is nil: a redis:// or rediss:// URL
+	// (password, database number and TLS honoured). Empty: CACHEOPS_REDIS,
+	// else redis://127.0.0.1:6379/0.
+	RedisURL string
+	// Prefix starts every Redis key. Empty: CACHEOPS_PREFIX, else "cacheops:".
+	Prefix string
+	// TTL is how long a cached result lives. Zero: one hour.
+	TTL time.Duration
+	// MaxRows: results with more rows are streamed through and not cached.
+	// Zero: 10,000.
+	MaxRows int
+	// Disabled turns reading and filling the cache off. Writes still
+	// invalidate, so other processes sharing the Redis stay correct.
+	Disabled bool
+	// RedisTimeout bounds each Redis call on the read path; a slower Redis
+	// is treated as down for that call. Zero: 250 ms.
+	RedisTimeout time.Duration
+}
+
+// Cache is a configured cache; it opens caching *sql.DBs.
+type Cache struct {
+	cfg       *cdriver.Config
+	rdb       redis.UniversalClient
+	ownsRedis bool
+}
+
+// DefaultRedisURL is used when neither Options nor CACHEOPS_REDIS name a Redis.
+const DefaultRedisURL = "redis://127.0.0.1:6379/0"
+
+// New returns a Cache for opts.
+func New(opts Options) (*Cache, error) {
+	c := &Cache{rdb: opts.Redis}
+	if c.rdb == nil {
+		url := opts.RedisURL
+		if url == "" {
+			url = os.Getenv("CACHEOPS_REDIS")
+		}
+		if url == "" {
+			url = DefaultRedisURL
+		}
+		ropts, err := redis.ParseURL(url)
+		if err != nil {
+			return nil, fmt.Errorf("cacheops: redis url: %w", err)
+		}
+		c.rdb, c.ownsRedis = redis.NewClient(ropts), true
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = os.Getenv("CACHEOPS_PREFIX")
+	}
+	if prefix == "" {
+		prefix = "cacheops:"
+	}
+	c.cfg = (&cdriver.Config{
+		Store:        lua.NewStore(c.rdb),
+		Prefix:       prefix,
+		TTL:          opts.TTL,
+		MaxRows:      opts.MaxRows,
+		Disabled:     opts.Disabled,
+		RedisTimeout: opts.RedisTimeout,
+	}).Init()
+	return c, nil
+}
+
+// OpenDB opens a caching *sql.DB for a PostgreSQL DSN (any DSN pgx accepts).
+func (c *Cache) OpenDB(dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	return c.OpenDBConfig(*cfg), nil
+}
+
+// OpenDBConfig opens a caching *sql.DB for a pgx connection config.
+func (c *Cache) OpenDBConfig(config pgx.ConnConfig, opts ...stdlib.OptionOpenDB) *sql.DB {
+	return sql.OpenDB(c.WrapConnector(stdlib.GetConnector(config, opts...)))
+}
+
+// WrapConnector wraps any connector to PostgreSQL, such as
+// stdlib.GetConnector or stdlib.GetPoolConnector.
+func (c *Cache) WrapConnector(parent driver.Connector) driver.Connector {
+	return cdriver.NewConnector(parent, c.cfg)
+}
+
+// Driver returns a driver.Driver that opens caching connections from DSNs,
+// for sql.Register under a name of your own.
+func (c *Cache) Driver() driver.Driver {
+	return cdriver.NewDriver(stdlib.GetDefaultDriver(), func() (*cdriver.Config, error) { return c.cfg, nil })
+}
+
+// Stats returns the cache's counters.
+func (c *Cache) Stats() Stats { return c.cfg.Stats() }
+
+// Stats are a Cache's counters; see driver.StatsSnapshot.
+type Stats = cdriver.StatsSnapshot
+
+// Redis returns the Redis client the cache uses.
+func (c *Cache) Redis() redis.UniversalClient { return c.rdb }
+
+// Close closes the Redis client if the Cache created it.
+func (c *Cache) Close() error {
+	if c.ownsRedis {
+		return c.rdb.Close()
+	}
+	return nil
+}
+

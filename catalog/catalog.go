@@ -1,0 +1,143 @@
+package catalog
+
+import (
+	"github.com/jackc/pgx/v5"
+)
+
+// Relation is one pg_class row of a kind cacheops cares about.
+type Relation struct {
+	OID    uint32
+	Schema string
+	Name   string
+	// Kind is pg_class.relkind: r table, p partitioned table, v view,
+	// m materialized view, f foreign table, S sequence.
+	Kind byte
+	Temp bool
+	// RLS: row level security is enabled; what a read returns depends on
+	// who reads it, so the relation is never cached.
+	RLS bool
+	// SideEffects: the relation has user triggers or rewrite rules, so a
+	// write to it may change any table.
+	SideEffects bool
+
+	Parents  []uint32 // pg_inherits: tables this one inherits from / is a partition of
+	Children []uint32
+	// CascadeChildren are tables whose foreign keys to this one cascade
+	// (ON DELETE/UPDATE CASCADE, SET NULL, SET DEFAULT).
+	CascadeChildren []uint32
+	// Referencing are all tables with a foreign key to this one (TRUNCATE … CASCADE).
+	Referencing []uint32
+	// ViewBases are the relations a view's query reads (direct).
+	ViewBases []uint32
+	// ViewFuncs are the functions a view's query calls.
+	ViewFuncs []Func
+
+	key string
+}
+
+// Key is the relation's stable name for stamp keys: its quoted, qualified name.
+// Names, not OIDs, so that processes with catalogs of different ages agree.
+func (r *Relation) Key() string { return r.key }
+
+// Func is one function a view calls, with its volatility.
+type Func struct {
+	Schema, Name string
+	Volatility   byte
+}
+
+// Volatility is pg_proc.provolatile, ordered so that a larger value is less
+// predictable: the worst over a set of overloads is their maximum.
+const (
+	Immutable byte = 'i'
+	Stable    byte = 's'
+	Volatile  byte = 'v'
+)
+
+// Worse returns the less predictable of two volatilities.
+func Worse(a, b byte) byte {
+	rank := func(v byte) int {
+		switch v {
+		case Immutable:
+			return 1
+		case Stable:
+			return 2
+		case Volatile:
+			return 3
+		}
+		return 0
+	}
+	if rank(b) > rank(a) {
+		return b
+	}
+	return a
+}
+
+// Catalog is a snapshot of one database's schema.
+type Catalog struct {
+	rels   map[uint32]*Relation
+	byName map[string]map[string]*Relation
+	// funcs maps schema → name → the worst volatility of its overloads.
+	funcs map[string]map[string]byte
+}
+
+// Relation returns the relation with the given OID.
+func (c *Catalog) Relation(oid uint32) *Relation { return c.rels[oid] }
+
+// Lookup returns the relation schema.name, or nil.
+func (c *Catalog) Lookup(schema, name string) *Relation { return c.byName[schema][name] }
+
+// FuncVolatility returns the worst volatility of the functions named
+// schema.name, and whether there is one.
+func (c *Catalog) FuncVolatility(schema, name string) (byte, bool) {
+	v, ok := c.funcs[schema][name]
+	return v, ok
+}
+
+// New builds a catalog from relations and functions; it is how Load and tests
+// make one. Relations' links refer to OIDs within rels.
+func New(rels []*Relation, funcs map[string]map[string]byte) *Catalog {
+	c := &Catalog{rels: map[uint32]*Relation{}, byName: map[string]map[string]*Relation{}, funcs: funcs}
+	if c.funcs == nil {
+		c.funcs = map[string]map[string]byte{}
+	}
+	for _, r := range rels {
+		r.key = pgx.Identifier{r.Schema, r.Name}.Sanitize()
+		c.rels[r.OID] = r
+		if c.byName[r.Schema] == nil {
+			c.byName[r.Schema] = map[string]*Relation{}
+		}
+		c.byName[r.Schema][r.Name] = r
+	}
+	return c
+}
+
+// Closure returns the relations reachable from start by next, start included,
+// each once.
+func (c *Catalog) Closure(start []*Relation, next func(*Relation) []uint32) []*Relation {
+	seen := map[uint32]bool{}
+	var out []*Relation
+	stack := append([]*Relation(nil), start...)
+	for len(stack) > 0 {
+		r := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if r == nil || seen[r.OID] {
+			continue
+		}
+		seen[r.OID] = true
+		out = append(out, r)
+		for _, o := range next(r) {
+			stack = append(stack, c.rels[o])
+		}
+	}
+	return out
+}
+
+// IsSystemSchema reports schemas whose contents change outside any write
+// cacheops sees.
+func IsSystemSchema(s string) bool {
+	switch s {
+	case "pg_catalog", "information_schema", "pg_toast":
+		return true
+	}
+	return len(s) > 8 && s[:8] == "pg_temp_" || len(s) > 14 && s[:14] == "pg_toast_temp_"
+}

@@ -1,0 +1,129 @@
+package catalog
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+)
+
+// Querier runs one query and returns all its rows. The driver implements it on
+// a raw connection that is not in a transaction.
+type Querier interface {
+	QueryAll(ctx context.Context, sql string) ([][]driver.Value, error)
+}
+
+const (
+	relationsSQL = `SELECT c.oid::int8, n.nspname::text, c.relname::text, c.relkind::text, c.relpersistence::text,
+  c.relrowsecurity,
+  EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+  OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type <> '1')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')`
+	inheritsSQL = `SELECT inhrelid::int8, inhparent::int8 FROM pg_inherits`
+	foreignSQL  = `SELECT conrelid::int8, confrelid::int8,
+  confdeltype IN ('c', 'n', 'd') OR confupdtype IN ('c', 'n', 'd')
+FROM pg_constraint WHERE contype = 'f'`
+	viewRelsSQL = `SELECT DISTINCT r.ev_class::int8, d.refobjid::int8
+FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class`
+	viewFuncsSQL = `SELECT DISTINCT r.ev_class::int8, n.nspname::text, p.proname::text, p.provolatile::text
+FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
+JOIN pg_namespace n ON n.oid = p.pronamespace`
+	funcsSQL = `SELECT n.nspname::text, p.proname::text, p.provolatile::text
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`
+)
+
+// Load reads a catalog through q.
+func Load(ctx context.Context, q Querier) (*Catalog, error) {
+	run := func(sql string) ([][]driver.Value, error) {
+		rows, err := q.QueryAll(ctx, sql)
+		if err != nil {
+			return nil, fmt.Errorf("cacheops: reading the catalog: %w", err)
+		}
+		return rows, nil
+	}
+	relRows, err := run(relationsSQL)
+	if err != nil {
+		return nil, err
+	}
+	var rels []*Relation
+	byOID := map[uint32]*Relation{}
+	for _, row := range relRows {
+		r := &Relation{OID: oid(row[0]), Schema: str(row[1]), Name: str(row[2]), Kind: str(row[3])[0],
+			Temp: str(row[4]) == "t", RLS: row[5] == true, SideEffects: row[6] == true}
+		rels = append(rels, r)
+		byOID[r.OID] = r
+	}
+	link := func(sql string, f func(row []driver.Value)) error {
+		rows, err := run(sql)
+		for _, row := range rows {
+			f(row)
+		}
+		return err
+	}
+	if err := link(inheritsSQL, func(row []driver.Value) {
+		child, parent := byOID[oid(row[0])], byOID[oid(row[1])]
+		if child != nil && parent != nil {
+			child.Parents = append(child.Parents, parent.OID)
+			parent.Children = append(parent.Children, child.OID)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := link(foreignSQL, func(row []driver.Value) {
+		child, parent := byOID[oid(row[0])], byOID[oid(row[1])]
+		if child == nil || parent == nil {
+			return
+		}
+		parent.Referencing = append(parent.Referencing, child.OID)
+		if row[2] == true {
+			parent.CascadeChildren = append(parent.CascadeChildren, child.OID)
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := link(viewRelsSQL, func(row []driver.Value) {
+		if v := byOID[oid(row[0])]; v != nil {
+			v.ViewBases = append(v.ViewBases, oid(row[1]))
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := link(viewFuncsSQL, func(row []driver.Value) {
+		if v := byOID[oid(row[0])]; v != nil {
+			v.ViewFuncs = append(v.ViewFuncs, Func{Schema: str(row[1]), Name: str(row[2]), Volatility: str(row[3])[0]})
+		}
+	}); err != nil {
+		return nil, err
+	}
+	funcs := map[string]map[string]byte{}
+	if err := link(funcsSQL, func(row []driver.Value) {
+		s, n := str(row[0]), str(row[1])
+		if funcs[s] == nil {
+			funcs[s] = map[string]byte{}
+		}
+		funcs[s][n] = Worse(funcs[s][n], str(row[2])[0])
+	}); err != nil {
+		return nil, err
+	}
+	return New(rels, funcs), nil
+}
+
+func oid(v driver.Value) uint32 {
+	i, _ := v.(int64)
+	return uint32(i)
+}
+
+func str(v driver.Value) string {
+	switch s := v.(type) {
+	case string:
+		if s == "" {
+			return "?"
+		}
+		return s
+	case []byte:
+		return string(s)
+	}
+	return "?"
+}

@@ -1,0 +1,36 @@
+// Package cacheops is a database/sql driver for PostgreSQL that caches query
+// results in Redis and invalidates them automatically when data changes.
+//
+//	import _ "github.com/cacheops/cacheops" // registers "cacheops-postgres"
+//
+//	db, err := sql.Open("cacheops-postgres", "postgres://app@localhost/app")
+//	db := sqlx.MustConnect("cacheops-postgres", dsn) // $1 bindvars work
+//
+// The registered driver reads its Redis from CACHEOPS_REDIS (a redis:// URL,
+// default redis://127.0.0.1:6379/0) and its key prefix from CACHEOPS_PREFIX.
+// For anything else build a Cache with New and open databases from it.
+//
+// # What is cached
+//
+// Single, deterministic SELECTs: no locking clause, no volatile or
+// clock-dependent function, no system catalog, temporary table, sequence,
+// foreign table or table with row level security. Everything else passes
+// straight through to PostgreSQL.
+//
+// # How invalidation works
+//
+// Every cached entry depends on a stamp per relation it reads (views resolve
+// to their base tables) and a stamp per database. A write deletes the stamps
+// of the relations it changes, with their partitions, parents and the tables
+// its foreign keys cascade into; in autocommit right after the statement,
+// inside a transaction when COMMIT returns, never after ROLLBACK. A
+// transaction reads the cache until it writes; at REPEATABLE READ or
+// SERIALIZABLE it never does. DDL, CALL, DO and user functions that may
+// write invalidate the whole database.
+//
+// # Failure
+//
+// Redis is an optimisation: a Redis error falls back to PostgreSQL and is
+// counted in Stats, never returned. PostgreSQL's own errors reach the caller
+// unchanged.
+package cacheops

@@ -1,0 +1,137 @@
+package driver
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/cacheops/cacheops/keys"
+	"github.com/cacheops/cacheops/lua"
+)
+
+// Config is what every connection of one cache shares.
+type Config struct {
+	// Store is the Redis side; nil disables caching (everything passes
+	// through, nothing is invalidated).
+	Store *lua.Store
+	// Prefix starts every Redis key.
+	Prefix string
+	// TTL is how long an entry lives.
+	TTL time.Duration
+	// MaxRows: results with more rows stream through uncached.
+	MaxRows int
+	// Disabled: never read or fill the cache, but still invalidate, so that
+	// other processes sharing the Redis stay correct.
+	Disabled bool
+	// RedisTimeout bounds every Redis call on the read path.
+	RedisTimeout time.Duration
+
+	stats    Stats
+	analyses *lru.Cache[string, *keys.Analysis]
+	dbs      sync.Map // database id → *database
+
+	undeliveredMu   sync.Mutex
+	undelivered     map[string]struct{}
+	hasUndelivered  atomic.Bool
+	lastRedelivery  atomic.Int64
+	afterInvalidate func() // test hook
+}
+
+// Init fills in defaults; it must be called before the Config is used.
+func (c *Config) Init() *Config {
+	if c.TTL <= 0 {
+		c.TTL = time.Hour
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = 10000
+	}
+	if c.RedisTimeout <= 0 {
+		c.RedisTimeout = 250 * time.Millisecond
+	}
+	c.analyses, _ = lru.New[string, *keys.Analysis](4096)
+	return c
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Config) Stats() StatsSnapshot { return c.stats.snapshot() }
+
+// analyse returns the cached analysis of sql: the hot path never parses.
+func (c *Config) analyse(sql string) *keys.Analysis {
+	if a, ok := c.analyses.Get(sql); ok {
+		return a
+	}
+	a := keys.Analyse(sql)
+	c.analyses.Add(sql, a)
+	return a
+}
+
+func (c *Config) database(id string) *database {
+	if d, ok := c.dbs.Load(id); ok {
+		return d.(*database)
+	}
+	d, _ := c.dbs.LoadOrStore(id, newDatabase(id, c.Prefix))
+	return d.(*database)
+}
+
+// invalidate deletes stamps. An invalidation that cannot be delivered is
+// kept; until it is, this process serves no hits at all (correct, if coarse)
+// and retries on later calls.
+func (c *Config) invalidate(ctx context.Context, stamps []string) {
+	if c.Store == nil || len(stamps) == 0 {
+		return
+	}
+	c.stats.Invalidations.Add(int64(len(stamps)))
+	// The write has happened: deliver even if the caller gives up now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*c.RedisTimeout)
+	defer cancel()
+	if err := c.Store.Invalidate(ctx, stamps); err != nil {
+		c.stats.RedisErrors.Add(1)
+		c.keepUndelivered(stamps)
+	}
+	if c.afterInvalidate != nil {
+		c.afterInvalidate()
+	}
+}
+
+func (c *Config) keepUndelivered(stamps []string) {
+	c.undeliveredMu.Lock()
+	defer c.undeliveredMu.Unlock()
+	if c.undelivered == nil {
+		c.undelivered = map[string]struct{}{}
+	}
+	for _, s := range stamps {
+		c.undelivered[s] = struct{}{}
+	}
+	c.hasUndelivered.Store(true)
+}
+
+// cacheBlocked reports whether undelivered invalidations forbid hits, trying
+// to deliver them at most every 100 ms.
+func (c *Config) cacheBlocked(ctx context.Context) bool {
+	if !c.hasUndelivered.Load() {
+		return false
+	}
+	now := time.Now().UnixNano()
+	last := c.lastRedelivery.Load()
+	if now-last < int64(100*time.Millisecond) || !c.lastRedelivery.CompareAndSwap(last, now) {
+		return true
+	}
+	c.undeliveredMu.Lock()
+	defer c.undeliveredMu.Unlock()
+	stamps := make([]string, 0, len(c.undelivered))
+	for s := range c.undelivered {
+		stamps = append(stamps, s)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
+	defer cancel()
+	if err := c.Store.Invalidate(ctx, stamps); err != nil {
+		c.stats.RedisErrors.Add(1)
+		return true
+	}
+	c.undelivered = nil
+	c.hasUndelivered.Store(false)
+	return false
+}

@@ -1,0 +1,122 @@
+package driver
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/cacheops/cacheops/catalog"
+	"github.com/cacheops/cacheops/keys"
+)
+
+// database is the state shared by all connections to one database: its
+// catalog and the plans resolved against it.
+type database struct {
+	id          string
+	stampPrefix string
+	globalStamp string
+
+	cat        atomic.Pointer[catalog.Catalog]
+	stale      atomic.Bool // a DDL ran: the catalog must not be used until reloaded
+	wantReload atomic.Bool // a name was not found: reload when allowed
+	lastLoad   atomic.Int64
+	loadMu     sync.Mutex
+
+	mu    sync.Mutex
+	gen   atomic.Uint64
+	plans map[string]*lru.Cache[string, *plan] // session fingerprint → plans
+}
+
+func newDatabase(id, prefix string) *database {
+	d := &database{id: id, stampPrefix: prefix + "s:" + id + ":"}
+	// No relation key can be "*": relation keys are quoted identifiers.
+	d.globalStamp = d.stampPrefix + "*"
+	d.plans = map[string]*lru.Cache[string, *plan]{}
+	return d
+}
+
+func (d *database) stamp(rel string) string { return d.stampPrefix + rel }
+
+// plan is a resolved plan with its Redis keys built once.
+type plan struct {
+	*keys.Plan
+	// stamps a cached read depends on: the database's global stamp first,
+	// then one per relation.
+	stamps []string
+	// effects: the statement changes data, schema, session or transaction
+	// state, so the connection must act after it.
+	effects bool
+}
+
+func (d *database) newPlan(p *keys.Plan) *plan {
+	out := &plan{Plan: p}
+	if p.Cacheable {
+		out.stamps = make([]string, 0, 1+len(p.Deps))
+		out.stamps = append(out.stamps, d.globalStamp)
+		for _, rel := range p.Deps {
+			out.stamps = append(out.stamps, d.stamp(rel))
+		}
+	}
+	for _, s := range p.Steps {
+		if s.Kind != keys.KindRead && s.Kind != keys.KindPassThrough || s.Global || s.SessionChange {
+			out.effects = true
+		}
+	}
+	return out
+}
+
+// invalidationStamps returns the stamps a step deletes.
+func (d *database) invalidationStamps(rels []string, global bool) []string {
+	out := make([]string, 0, len(rels)+1)
+	if global {
+		out = append(out, d.globalStamp)
+	}
+	for _, r := range rels {
+		out = append(out, d.stamp(r))
+	}
+	return out
+}
+
+func (d *database) plansFor(fingerprint string) (*lru.Cache[string, *plan], uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.plans[fingerprint]
+	if c == nil {
+		c, _ = lru.New[string, *plan](2048)
+		d.plans[fingerprint] = c
+	}
+	return c, d.gen.Load()
+}
+
+// forgetPlans drops every resolved plan: the catalog changed.
+func (d *database) forgetPlans() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.plans = map[string]*lru.Cache[string, *plan]{}
+	d.gen.Add(1)
+}
+
+// schemaChanged: a DDL ran through this process.
+func (d *database) schemaChanged() {
+	d.stale.Store(true)
+	d.forgetPlans()
+}
+
+func (d *database) setCatalog(c *catalog.Catalog) {
+	d.cat.Store(c)
+	d.stale.Store(false)
+	d.wantReload.Store(false)
+	d.forgetPlans()
+}
+
+// mayLoad rate-limits catalog reads: when there is no usable catalog, one
+// every 100 ms; to refresh one that lacked a name, one a second.
+func (d *database) mayLoad() bool {
+	since := time.Since(time.Unix(0, d.lastLoad.Load()))
+	if d.stale.Load() || d.cat.Load() == nil {
+		return since > 100*time.Millisecond
+	}
+	return d.wantReload.Load() && since > time.Second
+}

@@ -1,0 +1,13 @@
+// Package driver is the caching database/sql driver: it wraps another
+// driver's connections (pgx stdlib in practice), answers cacheable reads from
+// Redis, fills the cache on a miss behind the stale-fill guard, and turns
+// every write into stamp invalidations, at once in autocommit and at COMMIT
+// inside a transaction.
+//
+// It forwards every optional database/sql interface of the wrapped driver
+// (otelsql's rule: type-assert the parent, else database/sql's own default),
+// and a replayed result answers every column question (ColumnTypes) exactly
+// as the original rows did.
+//
+// Most programs use the root package cacheops instead of this one.
+package driver

@@ -1,0 +1,60 @@
+package driver
+
+import (
+	"context"
+	"time"
+
+	"github.com/cacheops/cacheops/catalog"
+	"github.com/cacheops/cacheops/keys"
+)
+
+// plan returns the resolved plan of query for this connection's session. On
+// the hot path it is one map lookup: no parse, no catalog query.
+func (c *Conn) plan(ctx context.Context, query string) *plan {
+	db := c.sess.db
+	if c.plans == nil || c.planGen != db.gen.Load() {
+		c.plans, c.planGen = db.plansFor(c.sess.fingerprint)
+	}
+	if p, ok := c.plans.Get(query); ok {
+		return p
+	}
+	a := c.cfg.analyse(query)
+	cat := c.catalog(ctx)
+	kp := keys.Resolve(a, cat, &c.sess.keys)
+	p := db.newPlan(kp)
+	switch {
+	case !kp.Complete:
+		db.wantReload.Store(true)
+	case cat != nil && c.sess.ok:
+		c.plans.Add(query, p)
+	}
+	return p
+}
+
+// catalog returns the database's catalog, reading it first when there is none
+// yet, after DDL, or when a name was missing. It reads only outside a
+// transaction: a failing catalog query must never abort the caller's
+// transaction. A stale catalog is never used: nil makes reads pass through
+// and writes invalidate the whole database.
+func (c *Conn) catalog(ctx context.Context) *catalog.Catalog {
+	db := c.sess.db
+	if db.mayLoad() && !c.tx.Active() {
+		db.loadMu.Lock()
+		if db.mayLoad() {
+			db.lastLoad.Store(time.Now().UnixNano())
+			c.cfg.stats.CatalogLoads.Add(1)
+			if cat, err := catalog.Load(ctx, c); err == nil {
+				db.setCatalog(cat)
+				c.plans = nil
+			}
+		}
+		db.loadMu.Unlock()
+		if c.plans == nil {
+			c.plans, c.planGen = db.plansFor(c.sess.fingerprint)
+		}
+	}
+	if db.stale.Load() {
+		return nil
+	}
+	return db.cat.Load()
+}

@@ -1,0 +1,142 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+
+	"github.com/cacheops/cacheops/keys"
+	"github.com/cacheops/cacheops/serialize"
+)
+
+type runQuery func(ctx context.Context) (driver.Rows, error)
+
+// query is the read path shared by Conn.QueryContext and Stmt.QueryContext.
+func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, run runQuery) (driver.Rows, error) {
+	if p.Cacheable && c.usesCache(ctx) {
+		if key, ok := keys.EntryKey(c.cfg.Prefix, c.sess.namespace, sql, args); ok {
+			return c.cachedQuery(ctx, p, key, run)
+		}
+	}
+	c.cfg.stats.Passthrough.Add(1)
+	rows, err := run(ctx)
+	if !p.effects {
+		return rows, err
+	}
+	if err != nil {
+		c.after(ctx, p, err)
+		return nil, err
+	}
+	return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err) }}, nil
+}
+
+// usesCache reports whether this connection may read the cache now.
+func (c *Conn) usesCache(ctx context.Context) bool {
+	if c.cfg.Store == nil || c.cfg.Disabled || !c.tx.UsesCache() {
+		return false
+	}
+	if !c.sess.ok && (c.tx.Active() || c.readSession(ctx) != nil) {
+		return false
+	}
+	return !c.cfg.cacheBlocked(ctx)
+}
+
+// cachedQuery answers from Redis on a valid hit; otherwise it runs the query
+// and records the result for a guarded store when the rows are closed.
+func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, run runQuery) (driver.Rows, error) {
+	stats := &c.cfg.stats
+	if ctx.Err() != nil {
+		return run(ctx) // the database reports the cancellation as it would without cacheops
+	}
+	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	payload, tokens, err := c.cfg.Store.Lookup(lctx, key, p.stamps, 2*c.cfg.TTL)
+	cancel()
+	if err != nil {
+		stats.RedisErrors.Add(1)
+		stats.Passthrough.Add(1)
+		return run(ctx)
+	}
+	if payload != nil {
+		res, err := serialize.Decode(payload)
+		if err == nil {
+			stats.Hits.Add(1)
+			return newReplayRows(res), nil
+		}
+		stats.DecodeErrors.Add(1)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)
+		_ = c.cfg.Store.Delete(dctx, key)
+		cancel()
+		stats.Passthrough.Add(1)
+		return run(ctx)
+	}
+	stats.Misses.Add(1)
+	rows, err := run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rec := &recordingRows{forwardRows: forwardRows{rows}, conn: c, ctx: ctx, key: key, stamps: p.stamps, tokens: tokens}
+	if rec.enc, err = serialize.NewEncoder(rec.columns()); err != nil {
+		rec.enc = nil
+	}
+	return rec, nil
+}
+
+// recordingRows streams a miss to the caller while encoding it; when the
+// caller has read every row and closes it, the result is stored if the
+// stamps still hold the tokens read before the query ran.
+type recordingRows struct {
+	forwardRows
+	conn     *Conn
+	ctx      context.Context
+	key      string
+	stamps   []string
+	tokens   string
+	enc      *serialize.Encoder
+	complete bool
+	closed   bool
+}
+
+func (r *recordingRows) Next(dest []driver.Value) error {
+	err := r.Rows.Next(dest)
+	switch {
+	case err == io.EOF: //nolint:errorlint // drivers return io.EOF itself
+		r.complete = true
+	case err != nil:
+		r.enc = nil
+	case r.enc != nil:
+		if r.enc.Rows() >= r.conn.cfg.MaxRows || r.enc.AddRow(dest) != nil {
+			r.enc = nil // too large or not encodable: stream on, store nothing
+		}
+	}
+	return err
+}
+
+func (r *recordingRows) Close() error {
+	err := r.Rows.Close()
+	if r.closed {
+		return err
+	}
+	r.closed = true
+	cfg := r.conn.cfg
+	if err != nil || !r.complete || r.enc == nil {
+		cfg.stats.Uncached.Add(1)
+		return err
+	}
+	payload, perr := r.enc.Bytes()
+	if perr != nil {
+		cfg.stats.Uncached.Add(1)
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.RedisTimeout)
+	defer cancel()
+	stored, perr := cfg.Store.Put(ctx, r.key, r.stamps, r.tokens, payload, cfg.TTL)
+	switch {
+	case perr != nil:
+		cfg.stats.RedisErrors.Add(1)
+	case stored:
+		cfg.stats.Stores.Add(1)
+	default:
+		cfg.stats.GuardDrops.Add(1)
+	}
+	return err
+}

@@ -1,0 +1,117 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/cacheops/cacheops/keys"
+)
+
+// session is what a connection's results depend on besides the SQL and its
+// arguments: which database, which role, which search_path, and the settings
+// that change how values print. Entries are namespaced by all of it, so a
+// role never reads another role's result.
+type session struct {
+	// ok: the namespace is known; when a re-read fails the connection stops
+	// using the cache until a later re-read succeeds.
+	ok          bool
+	db          *database
+	namespace   string
+	fingerprint string
+	keys        keys.Session
+	// defaultIsolation is default_transaction_isolation: a transaction begun
+	// without a level runs at it.
+	defaultIsolation string
+}
+
+// sessionSQL reads the whole namespace in one round trip.
+const sessionSQL = `SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()::text,
+  current_user::text, session_user::text, current_setting('search_path'),
+  current_setting('default_transaction_isolation'),
+  coalesce((SELECT string_agg(relname::text, chr(1) ORDER BY relname) FROM pg_class
+    WHERE relnamespace = pg_my_temp_schema()), ''),
+  current_setting('TimeZone'), current_setting('DateStyle'), current_setting('IntervalStyle'),
+  current_setting('lc_monetary'), current_setting('lc_numeric'), current_setting('lc_time'),
+  current_setting('extra_float_digits'), current_setting('bytea_output'),
+  current_setting('default_text_search_config'), current_setting('standard_conforming_strings')`
+
+// sessionFallbackSQL identifies the server by address where
+// pg_control_system() is not granted.
+var sessionFallbackSQL = strings.Replace(sessionSQL,
+	"(SELECT system_identifier::text FROM pg_control_system())",
+	"coalesce(host(inet_server_addr()), 'socket') || ':' || coalesce(inet_server_port(), 0)::text", 1)
+
+// readSession (re-)reads the namespace. On failure the connection bypasses
+// the cache until a later read succeeds.
+func (c *Conn) readSession(ctx context.Context) error {
+	c.sess.ok = false
+	rows, err := c.QueryAll(ctx, sessionSQL)
+	if err != nil && !c.tx.Active() {
+		rows, err = c.QueryAll(ctx, sessionFallbackSQL)
+	}
+	if err != nil {
+		return err
+	}
+	if len(rows) != 1 || len(rows[0]) != 17 {
+		return fmt.Errorf("cacheops: unexpected session row")
+	}
+	f := make([]string, len(rows[0]))
+	for i, v := range rows[0] {
+		switch s := v.(type) {
+		case string:
+			f[i] = s
+		case []byte:
+			f[i] = string(s)
+		}
+	}
+	id := f[0] + "/" + f[1]
+	user, searchPath := f[2], f[4]
+	temp := map[string]bool{}
+	var tempNames []string
+	if f[6] != "" {
+		tempNames = strings.Split(f[6], "\x01")
+		for _, n := range tempNames {
+			temp[n] = true
+		}
+	}
+	sort.Strings(tempNames)
+	c.sess = session{
+		ok:               true,
+		db:               c.cfg.database(id),
+		namespace:        strings.Join(append([]string{id, user, f[3], searchPath}, f[7:]...), "\x00"),
+		fingerprint:      strings.Join(append([]string{user, searchPath}, tempNames...), "\x00"),
+		keys:             keys.Session{User: user, SearchPath: keys.ParseSearchPath(searchPath, user), Temp: temp},
+		defaultIsolation: f[5],
+	}
+	c.plans = nil
+	return nil
+}
+
+// QueryAll runs sql on the wrapped connection and returns every row. It is how
+// the catalog and the session are read.
+func (c *Conn) QueryAll(ctx context.Context, sql string) ([][]driver.Value, error) {
+	q, ok := c.parent.(driver.QueryerContext)
+	if !ok {
+		return nil, fmt.Errorf("cacheops: the wrapped driver cannot run queries directly")
+	}
+	rows, err := q.QueryContext(ctx, sql, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]driver.Value
+	for {
+		row := make([]driver.Value, len(rows.Columns()))
+		if err := rows.Next(row); err != nil {
+			if err == io.EOF {
+				return out, rows.Close()
+			}
+			return nil, err
+		}
+		out = append(out, row)
+	}
+}

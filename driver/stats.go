@@ -1,0 +1,44 @@
+package driver
+
+import "sync/atomic"
+
+// Stats are the cache's counters.
+type Stats struct {
+	Hits, Misses, Stores, GuardDrops, Uncached atomic.Int64
+	Passthrough, RedisErrors, DecodeErrors     atomic.Int64
+	Invalidations, CatalogLoads                atomic.Int64
+}
+
+// StatsSnapshot is a point-in-time copy of Stats.
+type StatsSnapshot struct {
+	// Hits are reads answered from Redis.
+	Hits int64
+	// Misses are cacheable reads that went to PostgreSQL.
+	Misses int64
+	// Stores are results written to Redis.
+	Stores int64
+	// GuardDrops are results not stored because a write invalidated a stamp
+	// while the query ran (the stale-fill guard).
+	GuardDrops int64
+	// Uncached are cacheable results not stored: too many rows, closed
+	// early, or a value that cannot be encoded.
+	Uncached int64
+	// Passthrough are statements that did not use the cache at all.
+	Passthrough int64
+	// RedisErrors are failed Redis calls; each fell back to PostgreSQL.
+	RedisErrors int64
+	// DecodeErrors are entries that could not be decoded (deleted, missed).
+	DecodeErrors int64
+	// Invalidations are stamps deleted.
+	Invalidations int64
+	// CatalogLoads are reads of the schema catalog.
+	CatalogLoads int64
+}
+
+func (s *Stats) snapshot() StatsSnapshot {
+	return StatsSnapshot{
+		Hits: s.Hits.Load(), Misses: s.Misses.Load(), Stores: s.Stores.Load(), GuardDrops: s.GuardDrops.Load(),
+		Uncached: s.Uncached.Load(), Passthrough: s.Passthrough.Load(), RedisErrors: s.RedisErrors.Load(),
+		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
+	}
+}

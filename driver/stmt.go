@@ -1,0 +1,95 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+)
+
+var (
+	_ driver.Stmt              = (*Stmt)(nil)
+	_ driver.StmtExecContext   = (*Stmt)(nil)
+	_ driver.StmtQueryContext  = (*Stmt)(nil)
+	_ driver.NamedValueChecker = (*Stmt)(nil)
+)
+
+// Stmt is a prepared statement: reads through it use the cache like any
+// other read, writes through it invalidate like any other write.
+type Stmt struct {
+	conn   *Conn
+	parent driver.Stmt
+	query  string
+}
+
+// Close implements driver.Stmt.
+func (s *Stmt) Close() error { return s.parent.Close() }
+
+// NumInput implements driver.Stmt.
+func (s *Stmt) NumInput() int { return s.parent.NumInput() }
+
+// Exec implements driver.Stmt.
+func (s *Stmt) Exec(args []driver.Value) (driver.Result, error) {
+	return s.ExecContext(context.Background(), named(args))
+}
+
+// Query implements driver.Stmt.
+func (s *Stmt) Query(args []driver.Value) (driver.Rows, error) {
+	return s.QueryContext(context.Background(), named(args))
+}
+
+// ExecContext implements driver.StmtExecContext.
+func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	p := s.conn.plan(ctx, s.query)
+	var res driver.Result
+	var err error
+	if ex, ok := s.parent.(driver.StmtExecContext); ok {
+		res, err = ex.ExecContext(ctx, args)
+	} else if vals, verr := values(args); verr != nil {
+		return nil, verr
+	} else {
+		res, err = s.parent.Exec(vals) //nolint:staticcheck // the parent offers nothing else
+	}
+	s.conn.after(ctx, p, err)
+	return res, err
+}
+
+// QueryContext implements driver.StmtQueryContext.
+func (s *Stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	return s.conn.query(ctx, s.conn.plan(ctx, s.query), s.query, args, func(ctx context.Context) (driver.Rows, error) {
+		if q, ok := s.parent.(driver.StmtQueryContext); ok {
+			return q.QueryContext(ctx, args)
+		}
+		vals, err := values(args)
+		if err != nil {
+			return nil, err
+		}
+		return s.parent.Query(vals) //nolint:staticcheck // the parent offers nothing else
+	})
+}
+
+// CheckNamedValue implements driver.NamedValueChecker.
+func (s *Stmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if ch, ok := s.parent.(driver.NamedValueChecker); ok {
+		return ch.CheckNamedValue(nv)
+	}
+	return s.conn.CheckNamedValue(nv)
+}
+
+func named(args []driver.Value) []driver.NamedValue {
+	out := make([]driver.NamedValue, len(args))
+	for i, v := range args {
+		out[i] = driver.NamedValue{Ordinal: i + 1, Value: v}
+	}
+	return out
+}
+
+func values(args []driver.NamedValue) ([]driver.Value, error) {
+	out := make([]driver.Value, len(args))
+	for i, a := range args {
+		if a.Name != "" {
+			return nil, errors.New("cacheops: the wrapped driver does not support named arguments")
+		}
+		out[i] = a.Value
+	}
+	return out, nil
+}

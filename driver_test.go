@@ -1,0 +1,28 @@
+package cacheops_test
+
+import (
+	"testing"
+)
+
+func TestRepeatedSelectIsServedFromRedis(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	q := "SELECT id, title FROM post WHERE id = $1"
+	e.cached(q, 1)
+	e.outOfBand("UPDATE post SET title = 'changed behind cacheops' WHERE id = 1")
+	if got := e.read(q, 1); got != "1Cacheops" {
+		t.Fatalf("expected the cached row, got %q", got)
+	}
+}
+
+func TestWriteThroughCacheopsMakesNextReadFresh(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	q := "SELECT id, title FROM post WHERE id = $1"
+	e.cached(q, 1)
+	e.exec("UPDATE post SET title = 'x' WHERE id = 1")
+	e.fresh(q, 1)
+	if got := e.read(q, 1); got != "1x" {
+		t.Fatalf("got %q", got)
+	}
+}

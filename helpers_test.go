@@ -1,0 +1,216 @@
+package cacheops_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops"
+)
+
+// Integration tests talk to a real PostgreSQL and a real Redis. They never
+// skip: `make test` starts both servers, and CI must fail without them.
+func testDSN() string {
+	if s := os.Getenv("CACHEOPS_TEST_DATABASE"); s != "" {
+		return s
+	}
+	return "postgres://root@127.0.0.1:5432/test?sslmode=disable"
+}
+
+func testRedisURL() string {
+	if s := os.Getenv("CACHEOPS_TEST_REDIS"); s != "" {
+		return s
+	}
+	return "redis://127.0.0.1:6379/9"
+}
+
+// env is one test's world: its own schema (so tests run in parallel), its
+// own key prefix, a cacheops *sql.DB and a direct one for out-of-band changes.
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	schema string
+	cache  *cacheops.Cache
+	db     *sql.DB // through cacheops
+	direct *sql.DB // plain pgx, bypassing cacheops
+	rdb    *redis.Client
+}
+
+var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
+
+func newEnv(t *testing.T, opts ...func(*cacheops.Options)) *env {
+	t.Helper()
+	schema := "t_" + nonIdent.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	if len(schema) > 60 {
+		schema = schema[:60]
+	}
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", testDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.PingContext(ctx); err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s (run `make services`): %v", testDSN(), err)
+	}
+	mustExec(t, admin, fmt.Sprintf("DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema))
+	t.Cleanup(func() { admin.Exec(fmt.Sprintf("DROP SCHEMA IF EXISTS %s CASCADE", schema)) })
+
+	ropts, err := redis.ParseURL(testRedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(ropts)
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis is not reachable at %s (run `make services`): %v", testRedisURL(), err)
+	}
+	o := cacheops.Options{Redis: rdb, Prefix: fmt.Sprintf("test:%s:%d:", schema, time.Now().UnixNano())}
+	for _, f := range opts {
+		f(&o)
+	}
+	cache, err := cacheops.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cache.Close() })
+	dsn := withSearchPath(testDSN(), schema)
+	db, err := cache.OpenDB(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	direct, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Close() })
+	return &env{t: t, ctx: ctx, schema: schema, cache: cache, db: db, direct: direct, rdb: rdb}
+}
+
+func withSearchPath(dsn, schema string) string {
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + "search_path=" + schema
+}
+
+func mustExec(t *testing.T, db interface {
+	Exec(string, ...any) (sql.Result, error)
+}, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// exec runs through cacheops.
+func (e *env) exec(q string, args ...any) { e.t.Helper(); mustExec(e.t, e.db, q, args...) }
+
+// outOfBand changes the database behind cacheops' back.
+func (e *env) outOfBand(q string, args ...any) { e.t.Helper(); mustExec(e.t, e.direct, q, args...) }
+
+// rows reads a whole result as strings, for comparisons.
+func rows(t *testing.T, q interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, query string, args ...any) string {
+	t.Helper()
+	rs, err := q.Query(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rs.Close()
+	cols, _ := rs.Columns()
+	var out []string
+	for rs.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				vals[i] = string(b)
+			}
+		}
+		out = append(out, fmt.Sprint(vals...))
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, "|")
+}
+
+func (e *env) read(q string, args ...any) string   { e.t.Helper(); return rows(e.t, e.db, q, args...) }
+func (e *env) direct_(q string, args ...any) string { e.t.Helper(); return rows(e.t, e.direct, q, args...) }
+
+// cached reads q twice through cacheops, so that it is cached, and checks it
+// equals the database.
+func (e *env) cached(q string, args ...any) {
+	e.t.Helper()
+	first := e.read(q, args...)
+	hits := e.cache.Stats().Hits
+	second := e.read(q, args...)
+	if e.cache.Stats().Hits != hits+1 {
+		e.t.Fatalf("%s: second read was not a hit", q)
+	}
+	if first != second || first != e.direct_(q, args...) {
+		e.t.Fatalf("%s: cached %q, first %q, database %q", q, second, first, e.direct_(q, args...))
+	}
+}
+
+// fresh: the read through cacheops equals the database.
+func (e *env) fresh(q string, args ...any) {
+	e.t.Helper()
+	if got, want := e.read(q, args...), e.direct_(q, args...); got != want {
+		e.t.Fatalf("stale read: %s = %q, database has %q", q, got, want)
+	}
+}
+
+// kept: the read is still served from the cache, so it differs from the
+// database after an out-of-band change.
+func (e *env) kept(q string, args ...any) {
+	e.t.Helper()
+	hits := e.cache.Stats().Hits
+	got, db := e.read(q, args...), e.direct_(q, args...)
+	if e.cache.Stats().Hits != hits+1 || got == db {
+		e.t.Fatalf("too coarse: %s was invalidated (read %q, database %q)", q, got, db)
+	}
+}
+
+const fixture = `
+CREATE TABLE category (id serial PRIMARY KEY, title text NOT NULL);
+CREATE TABLE post (id serial PRIMARY KEY, title text NOT NULL,
+  category_id int REFERENCES category(id) ON DELETE CASCADE, visible bool NOT NULL DEFAULT true);
+CREATE TABLE extra (id serial PRIMARY KEY, post_id int NOT NULL REFERENCES post(id) ON DELETE CASCADE,
+  tag int NOT NULL, to_tag int);
+CREATE TABLE brand (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE label (id serial PRIMARY KEY, text text NOT NULL);
+CREATE TABLE brand_label (brand_id int REFERENCES brand(id) ON DELETE CASCADE,
+  label_id int REFERENCES label(id) ON DELETE CASCADE, PRIMARY KEY (brand_id, label_id));
+INSERT INTO category(title) VALUES ('Django'), ('Rails'), ('Perl'), ('Python'), ('Node.js');
+INSERT INTO post(title, category_id, visible) VALUES
+  ('Cacheops', 1, true), ('Implicit variable as pronoun', 3, true), ('Perl 6', 3, false);
+INSERT INTO extra(post_id, tag, to_tag) VALUES (1, 5, 10), (2, 10, 5);
+INSERT INTO brand(name) VALUES ('fast'), ('slow');
+INSERT INTO label(text) VALUES ('fast'), ('slow'), ('furious');
+INSERT INTO brand_label VALUES (1, 1), (1, 3), (2, 2), (2, 3);
+`
+
+func newFixture(t *testing.T, opts ...func(*cacheops.Options)) *env {
+	e := newEnv(t, opts...)
+	e.outOfBand(fixture)
+	return e
+}

@@ -1,0 +1,185 @@
+package keys
+
+import (
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+)
+
+// Analyse parses sql with pg_query and classifies every statement in it. It
+// never fails: text that does not parse yields an Analysis with ParseErr set.
+func Analyse(sql string) *Analysis {
+	res, err := pg_query.Parse(sql)
+	if err != nil {
+		return &Analysis{ParseErr: err}
+	}
+	a := &Analysis{Stmts: make([]Statement, 0, len(res.Stmts))}
+	for _, raw := range res.Stmts {
+		a.Stmts = append(a.Stmts, classify(raw.Stmt))
+	}
+	return a
+}
+
+func classify(n *pg_query.Node) Statement {
+	switch s := n.Node.(type) {
+	case *pg_query.Node_SelectStmt:
+		return classifySelect(n, s.SelectStmt)
+	case *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt, *pg_query.Node_MergeStmt:
+		return collectedWrite(n)
+	case *pg_query.Node_TruncateStmt:
+		st := Statement{Kind: KindWrite, TruncateCascade: s.TruncateStmt.Behavior == pg_query.DropBehavior_DROP_CASCADE}
+		for _, r := range s.TruncateStmt.Relations {
+			if rv := r.GetRangeVar(); rv != nil {
+				st.Writes = append(st.Writes, relRef(rv))
+			}
+		}
+		return st
+	case *pg_query.Node_CopyStmt:
+		c := s.CopyStmt
+		if c.IsFrom && c.Relation != nil {
+			return Statement{Kind: KindWrite, Writes: []RelRef{relRef(c.Relation)}}
+		}
+		st := collect(n)
+		st.Kind, st.Reads, st.NoCache = KindPassThrough, nil, "COPY"
+		return st
+	case *pg_query.Node_RefreshMatViewStmt:
+		return Statement{Kind: KindWrite, Writes: []RelRef{relRef(s.RefreshMatViewStmt.Relation)}}
+	case *pg_query.Node_ExplainStmt:
+		return classifyExplain(s.ExplainStmt)
+	case *pg_query.Node_TransactionStmt:
+		return classifyTxn(s.TransactionStmt)
+	case *pg_query.Node_VariableSetStmt:
+		st := Statement{Kind: KindSession, SessionChange: true}
+		if s.VariableSetStmt.Name == "TRANSACTION" || s.VariableSetStmt.Name == "transaction_isolation" {
+			st.Isolation = isolationOf(s.VariableSetStmt.Args)
+		}
+		return st
+	case *pg_query.Node_DiscardStmt:
+		return Statement{Kind: KindSession, SessionChange: true}
+	case *pg_query.Node_DeclareCursorStmt:
+		// The cursor's query runs at FETCH time; its functions decide whether
+		// it may write (a user's volatile function), so keep them.
+		st := collect(s.DeclareCursorStmt.Query)
+		st.Kind, st.Reads, st.NoCache = KindPassThrough, nil, "cursor"
+		return st
+	case *pg_query.Node_VariableShowStmt, *pg_query.Node_FetchStmt, *pg_query.Node_ClosePortalStmt,
+		*pg_query.Node_ListenStmt, *pg_query.Node_UnlistenStmt, *pg_query.Node_NotifyStmt,
+		*pg_query.Node_VacuumStmt, *pg_query.Node_CheckPointStmt, *pg_query.Node_LockStmt,
+		*pg_query.Node_DeallocateStmt, *pg_query.Node_PrepareStmt, *pg_query.Node_ClusterStmt,
+		*pg_query.Node_ReindexStmt, *pg_query.Node_LoadStmt:
+		return Statement{Kind: KindPassThrough, NoCache: "utility"}
+	case *pg_query.Node_CallStmt, *pg_query.Node_DoStmt, *pg_query.Node_ExecuteStmt:
+		return Statement{Kind: KindUnknown, Global: true, SessionChange: true}
+	default:
+		return classifyDDL(n)
+	}
+}
+
+func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt) Statement {
+	st := collect(n)
+	switch {
+	case sel.IntoClause != nil:
+		// SELECT … INTO creates a table: schema change, never a cached read.
+		return Statement{Kind: KindDDL, Global: !isTemp(sel.IntoClause.Rel), Funcs: st.Funcs, SessionChange: true}
+	case len(st.Writes) > 0:
+		st.Kind = KindWrite // a data-modifying CTE
+	default:
+		st.Kind = KindRead
+	}
+	return st
+}
+
+func collectedWrite(n *pg_query.Node) Statement {
+	st := collect(n)
+	st.Kind = KindWrite
+	return st
+}
+
+func classifyExplain(e *pg_query.ExplainStmt) Statement {
+	for _, o := range e.Options {
+		if d := o.GetDefElem(); d != nil && d.Defname == "analyze" && defElemTrue(d) {
+			// EXPLAIN ANALYZE runs the statement, writes included.
+			inner := classify(e.Query)
+			if inner.Kind == KindRead {
+				inner.Kind, inner.NoCache = KindPassThrough, "EXPLAIN"
+			}
+			return inner
+		}
+	}
+	return Statement{Kind: KindPassThrough, NoCache: "EXPLAIN"}
+}
+
+func defElemTrue(d *pg_query.DefElem) bool {
+	if d.Arg == nil {
+		return true
+	}
+	if b := d.Arg.GetBoolean(); b != nil {
+		return b.Boolval
+	}
+	if s := d.Arg.GetString_(); s != nil {
+		v := strings.ToLower(s.Sval)
+		return v != "false" && v != "off" && v != "0" && v != "no"
+	}
+	if c := d.Arg.GetAConst(); c != nil {
+		if b := c.GetBoolval(); b != nil {
+			return b.Boolval
+		}
+		if i := c.GetIval(); i != nil {
+			return i.Ival != 0
+		}
+		if s := c.GetSval(); s != nil {
+			v := strings.ToLower(s.Sval)
+			return v != "false" && v != "off" && v != "0" && v != "no"
+		}
+	}
+	return true
+}
+
+func classifyTxn(t *pg_query.TransactionStmt) Statement {
+	st := Statement{Kind: KindTxn}
+	switch t.Kind {
+	case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START:
+		st.Txn = TxnBegin
+		st.Isolation = isolationOf(t.Options)
+	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT:
+		st.Txn = TxnCommit
+	case pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK:
+		st.Txn = TxnRollback
+	case pg_query.TransactionStmtKind_TRANS_STMT_SAVEPOINT:
+		st.Txn = TxnSavepoint
+	case pg_query.TransactionStmtKind_TRANS_STMT_RELEASE:
+		st.Txn = TxnRelease
+	case pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_TO:
+		st.Txn = TxnRollbackTo
+	case pg_query.TransactionStmtKind_TRANS_STMT_PREPARE:
+		st.Txn = TxnPrepare
+	case pg_query.TransactionStmtKind_TRANS_STMT_COMMIT_PREPARED:
+		// What a prepared transaction wrote is not known here.
+		st.Txn, st.Global = TxnCommitPrepared, true
+	case pg_query.TransactionStmtKind_TRANS_STMT_ROLLBACK_PREPARED:
+		st.Txn = TxnRollbackPrepared
+	}
+	return st
+}
+
+// isolationOf finds "transaction_isolation" among BEGIN's or SET TRANSACTION's
+// options and returns its level in lower case.
+func isolationOf(opts []*pg_query.Node) string {
+	for _, o := range opts {
+		d := o.GetDefElem()
+		if d == nil || d.Defname != "transaction_isolation" || d.Arg == nil {
+			continue
+		}
+		if c := d.Arg.GetAConst(); c != nil && c.GetSval() != nil {
+			return strings.ToLower(c.GetSval().Sval)
+		}
+	}
+	return ""
+}
+
+func relRef(rv *pg_query.RangeVar) RelRef {
+	if rv == nil {
+		return RelRef{}
+	}
+	return RelRef{Schema: rv.Schemaname, Name: rv.Relname}
+}

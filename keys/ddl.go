@@ -1,0 +1,62 @@
+package keys
+
+import pg_query "github.com/pganalyze/pg_query_go/v6"
+
+// classifyDDL handles every statement not classified elsewhere. Statements
+// whose relations are known invalidate those relations. Creating or renaming a
+// relation can change what an unqualified name means to every cached read
+// (a new table earlier on search_path shadows an old one), and any other
+// schema, privilege or policy change (GRANT, CREATE POLICY, CREATE FUNCTION,
+// …) can change what any cached read returns: those invalidate the whole
+// database. Temporary relations are visible to their own session only, which
+// re-reads its temporary names and never caches reads of them.
+func classifyDDL(n *pg_query.Node) Statement {
+	st := Statement{Kind: KindDDL, SessionChange: true}
+	switch s := n.Node.(type) {
+	case *pg_query.Node_CreateStmt:
+		st.Global = !isTemp(s.CreateStmt.Relation)
+	case *pg_query.Node_CreateTableAsStmt:
+		st.Global = s.CreateTableAsStmt.Into == nil || !isTemp(s.CreateTableAsStmt.Into.Rel)
+	case *pg_query.Node_ViewStmt:
+		st.Global = !isTemp(s.ViewStmt.View)
+	case *pg_query.Node_IndexStmt:
+		// An index changes no row; nothing cached can go stale.
+	case *pg_query.Node_AlterTableStmt:
+		st.Writes = []RelRef{relRef(s.AlterTableStmt.Relation)}
+	case *pg_query.Node_DropStmt:
+		st.Writes, st.Global = dropTargets(s.DropStmt)
+	default:
+		st.Global = true
+	}
+	return st
+}
+
+func dropTargets(d *pg_query.DropStmt) ([]RelRef, bool) {
+	switch d.RemoveType {
+	case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_VIEW,
+		pg_query.ObjectType_OBJECT_MATVIEW, pg_query.ObjectType_OBJECT_INDEX,
+		pg_query.ObjectType_OBJECT_SEQUENCE:
+	default:
+		return nil, true
+	}
+	if d.Behavior == pg_query.DropBehavior_DROP_CASCADE {
+		return nil, true // dependent objects go too
+	}
+	var rs []RelRef
+	for _, o := range d.Objects {
+		items := o.GetList().GetItems()
+		switch len(items) {
+		case 1:
+			rs = append(rs, RelRef{Name: items[0].GetString_().GetSval()})
+		case 2:
+			rs = append(rs, RelRef{Schema: items[0].GetString_().GetSval(), Name: items[1].GetString_().GetSval()})
+		default:
+			return nil, true
+		}
+	}
+	return rs, false
+}
+
+func isTemp(rv *pg_query.RangeVar) bool {
+	return rv != nil && (rv.Relpersistence == "t" || rv.Schemaname == "pg_temp")
+}

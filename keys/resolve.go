@@ -1,0 +1,325 @@
+package keys
+
+import (
+	"sort"
+
+	"github.com/cacheops/cacheops/catalog"
+)
+
+// Step is the resolved effect of one statement on the cache.
+type Step struct {
+	Kind      Kind
+	Txn       TxnOp
+	Isolation string
+	// Invalidate lists the relation keys whose stamps a write must delete.
+	Invalidate []string
+	// Global: invalidate every entry of the database.
+	Global bool
+	// SessionChange: re-read the session's namespace afterwards.
+	SessionChange bool
+}
+
+// Plan is an analysis bound to a catalog and a session.
+type Plan struct {
+	// Cacheable: a single read whose result may be cached.
+	Cacheable bool
+	// Reason says why a read is not cacheable (for stats and tests).
+	Reason string
+	// Deps are the relation keys a cached read depends on, sorted.
+	Deps  []string
+	Steps []Step
+	// Complete is false when the catalog lacked something the statement
+	// names; such a plan must not be cached, so that a reloaded catalog is
+	// used next time.
+	Complete bool
+	// Write: some step changes data or schema, or may (unknown).
+	Write bool
+}
+
+// Resolve binds an analysis to a catalog and a session. cat may be nil when no
+// catalog could be read: reads are then not cached and writes invalidate the
+// whole database, which is always correct.
+func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
+	p := &Plan{Complete: true}
+	if a.ParseErr != nil {
+		p.Reason = "parse error"
+		p.Steps = []Step{{Kind: KindUnknown, Global: true, SessionChange: true}}
+		p.Write = true
+		return p
+	}
+	r := resolver{cat: cat, s: s, p: p}
+	for i := range a.Stmts {
+		p.Steps = append(p.Steps, r.step(&a.Stmts[i]))
+	}
+	if len(a.Stmts) == 1 && p.Steps[0].Kind == KindRead {
+		r.read(&a.Stmts[0])
+	} else if p.Reason == "" {
+		p.Reason = "not a single read"
+	}
+	for _, st := range p.Steps {
+		if st.Kind == KindWrite || st.Kind == KindDDL || st.Kind == KindUnknown || st.Global {
+			p.Write = true
+		}
+	}
+	return p
+}
+
+type resolver struct {
+	cat *catalog.Catalog
+	s   *Session
+	p   *Plan
+}
+
+func (r *resolver) step(st *Statement) Step {
+	out := Step{Kind: st.Kind, Txn: st.Txn, Isolation: st.Isolation, Global: st.Global, SessionChange: st.SessionChange}
+	for _, f := range st.Funcs {
+		switch r.funcEffect(f) {
+		case effectWrites:
+			out.Kind, out.Global, out.SessionChange = KindUnknown, true, true
+		case effectSession:
+			out.SessionChange = true
+		}
+	}
+	if out.Kind != KindWrite && out.Kind != KindDDL {
+		return out
+	}
+	if out.Global {
+		return out
+	}
+	if r.cat == nil {
+		out.Global = true
+		return out
+	}
+	var start []*catalog.Relation
+	for _, ref := range st.Writes {
+		rel, temp := r.relation(ref)
+		switch {
+		case temp:
+			continue // temporary relations are never cached
+		case rel == nil:
+			r.p.Complete = false
+			out.Global = true
+			return out
+		}
+		start = append(start, rel)
+	}
+	next := func(rel *catalog.Relation) []uint32 {
+		n := append(append(append([]uint32(nil), rel.Parents...), rel.Children...), rel.CascadeChildren...)
+		if st.TruncateCascade {
+			n = append(n, rel.Referencing...)
+		}
+		if rel.Kind == 'v' {
+			n = append(n, rel.ViewBases...) // a write through a view writes its base tables
+		}
+		return n
+	}
+	seen := map[string]bool{}
+	for _, rel := range r.cat.Closure(start, next) {
+		if rel.SideEffects {
+			// Triggers and rules may write anything.
+			out.Global = true
+		}
+		if !seen[rel.Key()] {
+			seen[rel.Key()] = true
+			out.Invalidate = append(out.Invalidate, rel.Key())
+		}
+	}
+	sort.Strings(out.Invalidate)
+	return out
+}
+
+func (r *resolver) read(st *Statement) {
+	p := r.p
+	if st.NoCache != "" {
+		p.Reason = st.NoCache
+		return
+	}
+	if r.cat == nil {
+		p.Reason = "no catalog"
+		return
+	}
+	var start []*catalog.Relation
+	for _, ref := range st.Reads {
+		rel, temp := r.relation(ref)
+		if temp {
+			p.Reason = "temporary table"
+			return
+		}
+		if rel == nil {
+			if ref.Schema == "" && contains(st.CTENames, ref.Name) {
+				continue // the WITH query itself
+			}
+			p.Reason, p.Complete = "unknown relation "+ref.Name, false
+			return
+		}
+		start = append(start, rel)
+	}
+	viewBases := func(rel *catalog.Relation) []uint32 {
+		if rel.Kind == 'v' {
+			return rel.ViewBases
+		}
+		return nil
+	}
+	deps := map[string]bool{}
+	for _, rel := range r.cat.Closure(start, viewBases) {
+		if why := uncacheableRelation(rel); why != "" {
+			p.Reason = why
+			return
+		}
+		for _, f := range rel.ViewFuncs {
+			if rel.Kind == 'v' && !cacheableVolatility(f.Schema, f.Name, f.Volatility) {
+				p.Reason = "view calls " + f.Name
+				return
+			}
+		}
+		deps[rel.Key()] = true
+	}
+	for _, f := range st.Funcs {
+		if why := r.funcCacheable(f); why != "" {
+			p.Reason = why
+			return
+		}
+	}
+	p.Deps = make([]string, 0, len(deps))
+	for k := range deps {
+		p.Deps = append(p.Deps, k)
+	}
+	sort.Strings(p.Deps)
+	p.Cacheable = true
+}
+
+func uncacheableRelation(rel *catalog.Relation) string {
+	switch {
+	case catalog.IsSystemSchema(rel.Schema):
+		return "system catalog"
+	case rel.Temp:
+		return "temporary table"
+	case rel.RLS:
+		return "row level security"
+	case rel.Kind == 'f':
+		return "foreign table"
+	case rel.Kind == 'S':
+		return "sequence"
+	}
+	return ""
+}
+
+// relation resolves a name the way PostgreSQL does: pg_temp first (the
+// session's temporary relations), then pg_catalog unless search_path names it,
+// then search_path in order.
+func (r *resolver) relation(ref RelRef) (rel *catalog.Relation, temp bool) {
+	if ref.Schema != "" {
+		if ref.Schema == "pg_temp" {
+			return nil, true
+		}
+		return r.cat.Lookup(ref.Schema, ref.Name), false
+	}
+	if r.s != nil && r.s.Temp[ref.Name] {
+		return nil, true
+	}
+	for _, schema := range r.schemas() {
+		if rel := r.cat.Lookup(schema, ref.Name); rel != nil {
+			return rel, false
+		}
+	}
+	return nil, false
+}
+
+func (r *resolver) schemas() []string {
+	var path []string
+	if r.s != nil {
+		path = r.s.SearchPath
+	}
+	if contains(path, "pg_catalog") {
+		return path
+	}
+	return append([]string{"pg_catalog"}, path...)
+}
+
+type funcEffect uint8
+
+const (
+	effectNone funcEffect = iota
+	effectSession
+	effectWrites
+)
+
+// funcEffect decides what calling f may do besides returning a value. A
+// volatile function outside pg_catalog may write any table; so may one the
+// catalog does not know (it may have been created since the catalog was read).
+func (r *resolver) funcEffect(f FuncRef) funcEffect {
+	if sessionFunctions[f.Name] && (f.Schema == "" || f.Schema == "pg_catalog") {
+		return effectSession
+	}
+	if r.cat == nil {
+		return effectWrites
+	}
+	_, user, found := r.funcVolatility(f)
+	if !found {
+		r.p.Complete = false
+		return effectWrites
+	}
+	if user == catalog.Volatile && !pureVolatiles[f.Name] {
+		return effectWrites
+	}
+	return effectNone
+}
+
+func (r *resolver) funcCacheable(f FuncRef) string {
+	builtin, user, found := r.funcVolatility(f)
+	if !found {
+		return "unknown function " + f.Name
+	}
+	if builtin != 0 && !cacheableVolatility("pg_catalog", f.Name, builtin) {
+		return "function " + f.Name
+	}
+	if user != 0 && !cacheableVolatility("", f.Name, user) {
+		return "function " + f.Name
+	}
+	return ""
+}
+
+// cacheableVolatility: IMMUTABLE functions are cached; STABLE ones only when
+// they are builtins on the allow list. A user's STABLE function usually reads
+// tables the cache cannot see, so it is not cached (DESIGN.md allowed it; a
+// stale read is worse than a miss).
+func cacheableVolatility(schema, name string, v byte) bool {
+	switch v {
+	case catalog.Immutable:
+		return true
+	case catalog.Stable:
+		return schema == "pg_catalog" && stableBuiltins[name]
+	}
+	return false
+}
+
+// funcVolatility returns the worst volatility among the overloads f may mean,
+// separately for builtins (pg_catalog) and the user's schemas.
+func (r *resolver) funcVolatility(f FuncRef) (builtin, user byte, found bool) {
+	schemas := r.schemas()
+	if f.Schema != "" {
+		schemas = []string{f.Schema}
+	}
+	for _, s := range schemas {
+		v, ok := r.cat.FuncVolatility(s, f.Name)
+		if !ok {
+			continue
+		}
+		found = true
+		if s == "pg_catalog" {
+			builtin = catalog.Worse(builtin, v)
+		} else {
+			user = catalog.Worse(user, v)
+		}
+	}
+	return builtin, user, found
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,63 @@
+package keys
+
+import (
+	"strings"
+)
+
+// Session is what name resolution depends on besides the catalog.
+type Session struct {
+	User string
+	// SearchPath is the effective list of schemas, "$user" expanded.
+	SearchPath []string
+	// Temp holds the names of this session's temporary relations: an
+	// unqualified name among them means the temporary one, never cached.
+	Temp map[string]bool
+}
+
+// ParseSearchPath splits a search_path setting ("$user", public) into
+// schema names, unquoting them and expanding "$user".
+func ParseSearchPath(raw, user string) []string {
+	var out []string
+	for _, part := range splitIdentList(raw) {
+		switch part {
+		case "$user":
+			out = append(out, user)
+		case "":
+		default:
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+func splitIdentList(raw string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for i := 0; i < len(raw); i++ {
+		ch := raw[i]
+		switch {
+		case ch == '"' && quoted && i+1 < len(raw) && raw[i+1] == '"':
+			cur.WriteByte('"')
+			i++
+		case ch == '"':
+			quoted = !quoted
+		case ch == ',' && !quoted:
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		case !quoted && (ch == ' ' || ch == '\t'):
+		case !quoted:
+			cur.WriteByte(lower(ch))
+		default:
+			cur.WriteByte(ch)
+		}
+	}
+	return append(out, strings.TrimSpace(cur.String()))
+}
+
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}

@@ -1,0 +1,101 @@
+package keys
+
+// Kind is what a statement does, as far as the cache is concerned.
+type Kind uint8
+
+const (
+	// KindRead is a single SELECT: cached when Plan.Cacheable says so.
+	KindRead Kind = iota
+	// KindPassThrough reads nothing cacheable and changes nothing (SHOW,
+	// EXPLAIN without ANALYZE, FETCH, LISTEN, VACUUM, COPY … TO).
+	KindPassThrough
+	// KindWrite changes rows of the relations in Writes.
+	KindWrite
+	// KindDDL changes the schema; Writes names the relations it touches when
+	// they are known, otherwise Global is set.
+	KindDDL
+	// KindTxn is transaction control written as SQL.
+	KindTxn
+	// KindSession changes session state (SET, RESET, DISCARD).
+	KindSession
+	// KindUnknown may do anything (CALL, DO, EXECUTE, a user's volatile
+	// function): it invalidates the whole database and dirties a transaction.
+	KindUnknown
+)
+
+func (k Kind) String() string {
+	return [...]string{"read", "passthrough", "write", "ddl", "txn", "session", "unknown"}[k]
+}
+
+// TxnOp is the transaction-control verb of a KindTxn statement.
+type TxnOp uint8
+
+const (
+	TxnNone TxnOp = iota
+	TxnBegin
+	TxnCommit
+	TxnRollback
+	TxnSavepoint
+	TxnRelease
+	TxnRollbackTo
+	TxnPrepare
+	TxnCommitPrepared
+	TxnRollbackPrepared
+)
+
+// RelRef is a relation as written in the SQL: Schema is empty when the name
+// is unqualified and resolves through search_path.
+type RelRef struct {
+	Schema string
+	Name   string
+}
+
+// FuncRef is a function called by name.
+type FuncRef struct {
+	Schema string
+	Name   string
+}
+
+// Statement is the catalog-independent analysis of one SQL statement.
+type Statement struct {
+	Kind Kind
+	// Reads are the relations a statement reads (for a read: everything in
+	// FROM, joins, subqueries and CTEs).
+	Reads []RelRef
+	// Writes are the relations a write or DDL changes.
+	Writes []RelRef
+	// CTENames are the names of WITH queries: a relation with such a name may
+	// be the CTE or, inside the CTE's own body, a table; both readings are kept.
+	CTENames []string
+	// Funcs are the functions called, resolved against pg_proc by Resolve.
+	Funcs []FuncRef
+	// NoCache is why a read can never be cached, whatever the catalog says.
+	NoCache string
+	// TruncateCascade: TRUNCATE … CASCADE empties every referencing table.
+	TruncateCascade bool
+	// Global: the statement's effect cannot be tied to known relations.
+	Global bool
+	// SessionChange: the session's role, settings or temporary objects may
+	// have changed, so the connection re-reads its namespace afterwards.
+	SessionChange bool
+	Txn           TxnOp
+	// Isolation is the isolation level named by BEGIN / START TRANSACTION /
+	// SET TRANSACTION, lower case ("repeatable read"); empty when not named.
+	Isolation string
+}
+
+// Analysis is the result of analysing one SQL text.
+type Analysis struct {
+	Stmts []Statement
+	// ParseErr is set when pg_query could not parse the text: the SQL goes to
+	// PostgreSQL unchanged, is never cached and is treated as unknown.
+	ParseErr error
+}
+
+// Single returns the only statement, or nil for a multi-statement text.
+func (a *Analysis) Single() *Statement {
+	if len(a.Stmts) != 1 {
+		return nil
+	}
+	return &a.Stmts[0]
+}

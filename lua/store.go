@@ -1,0 +1,119 @@
+package lua
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TokenLen is the length of a stamp token.
+const TokenLen = 16
+
+var (
+	//go:embed lookup.lua
+	lookupSrc string
+	//go:embed store.lua
+	storeSrc string
+	//go:embed invalidate.lua
+	invalidateSrc string
+
+	lookupScript     = redis.NewScript(lookupSrc)
+	storeScript      = redis.NewScript(storeSrc)
+	invalidateScript = redis.NewScript(invalidateSrc)
+)
+
+// ErrBadReply is returned when Redis answers a script with something the
+// script cannot have returned (a foreign value under a cacheops key).
+var ErrBadReply = errors.New("cacheops/lua: unexpected reply")
+
+// Store runs the cache's Redis steps on a client.
+type Store struct {
+	rdb redis.UniversalClient
+}
+
+// NewStore returns a Store on rdb.
+func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+
+// Client returns the Redis client.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Lookup fetches an entry and its stamps in one round trip. On a valid hit it
+// returns the payload (tokens stripped). Otherwise it returns the stamps'
+// current tokens, creating missing stamps, for a later Put.
+func (s *Store) Lookup(ctx context.Context, entry string, stamps []string, stampTTL time.Duration) (payload []byte, tokens string, err error) {
+	keys := make([]string, 0, 1+len(stamps))
+	keys = append(append(keys, entry), stamps...)
+	res, err := lookupScript.Run(ctx, s.rdb, keys, TokenLen, NewToken(), seconds(stampTTL)).Slice()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(res) != 2 {
+		return nil, "", ErrBadReply
+	}
+	hit, _ := res[0].(int64)
+	v, ok := res[1].(string)
+	if !ok {
+		return nil, "", ErrBadReply
+	}
+	head := len(stamps) * TokenLen
+	if hit == 1 {
+		return []byte(v[head:]), "", nil
+	}
+	if len(v) != head {
+		return nil, "", fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
+	}
+	return nil, v, nil
+}
+
+// Put stores tokens+payload under entry if every stamp still holds the token
+// in tokens. It reports whether the entry was stored.
+func (s *Store) Put(ctx context.Context, entry string, stamps []string, tokens string, payload []byte, ttl time.Duration) (bool, error) {
+	keys := make([]string, 0, 1+len(stamps))
+	keys = append(append(keys, entry), stamps...)
+	value := make([]byte, 0, len(tokens)+len(payload))
+	value = append(append(value, tokens...), payload...)
+	n, err := storeScript.Run(ctx, s.rdb, keys, TokenLen, seconds(ttl), value).Int()
+	return n == 1, err
+}
+
+// Invalidate deletes stamps.
+func (s *Store) Invalidate(ctx context.Context, stamps []string) error {
+	if len(stamps) == 0 {
+		return nil
+	}
+	return invalidateScript.Run(ctx, s.rdb, stamps).Err()
+}
+
+// Delete removes keys that hold something undecodable.
+func (s *Store) Delete(ctx context.Context, keys ...string) error {
+	return s.rdb.Del(ctx, keys...).Err()
+}
+
+// NewToken returns a random stamp token. Tokens need to be unique, not
+// secret; the generator is goroutine-safe and needs no system call.
+func NewToken() string {
+	var b [TokenLen]byte
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
+	for i := 0; i < TokenLen; i += 8 {
+		r := rand.Uint64()
+		for j := 0; j < 8 && i+j < TokenLen; j++ {
+			b[i+j] = alphabet[r&63]
+			r >>= 6
+		}
+	}
+	return string(b[:])
+}
+
+func seconds(d time.Duration) string {
+	s := int64(d / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10)
+}

@@ -1,0 +1,8 @@
+// Package serialize encodes a query result (column metadata and rows of
+// driver.Value) with msgpack, and decodes it back to exactly the same Go
+// values: int64, float64 (NaN and ±Inf bit for bit), bool, string, []byte
+// (nil and empty kept apart), time.Time (instant, location and zone name).
+//
+// A decoder fed foreign or truncated bytes returns an error, never panics and
+// never allocates more than the input could describe.
+package serialize
