@@ -214,3 +214,23 @@ func newFixture(t *testing.T, opts ...func(*cacheops.Options)) *env {
 	e.outOfBand(fixture)
 	return e
 }
+
+// onConn adapts a *sql.Conn to the helpers.
+type onConn struct{ c *sql.Conn }
+
+func (o onConn) Query(q string, args ...any) (*sql.Rows, error) {
+	return o.c.QueryContext(context.Background(), q, args...)
+}
+
+func (o onConn) Exec(q string, args ...any) (sql.Result, error) {
+	return o.c.ExecContext(context.Background(), q, args...)
+}
+
+// hit: the read is answered from the cache and returns want.
+func (e *env) hit(want, q string, args ...any) {
+	e.t.Helper()
+	hits := e.cache.Stats().Hits
+	if got := e.read(q, args...); got != want || e.cache.Stats().Hits != hits+1 {
+		e.t.Fatalf("%s: want a hit returning %q, got %q (hit: %v)", q, want, got, e.cache.Stats().Hits == hits+1)
+	}
+}
