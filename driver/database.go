@@ -101,6 +101,7 @@ func (d *database) forgetPlans() {
 // schemaChanged: a DDL ran through this process.
 func (d *database) schemaChanged() {
 	d.stale.Store(true)
+	d.lastLoad.Store(0) // reload at once, not after the rate limit
 	d.forgetPlans()
 }
 
