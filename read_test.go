@@ -102,8 +102,9 @@ func TestStaleFillGuardDropsAFillRacingAWrite(t *testing.T) {
 	e.fresh(q)
 }
 
-// Results past MaxRows stream through complete and are not cached; rows closed
-// early store nothing.
+// Results past MaxRows stream through complete and are not cached. Rows closed
+// early are read to their end (the driver reads them off the wire at Close
+// anyway) and the complete result is stored, never a partial one.
 func TestLargeAndPartialResultsAreNotStored(t *testing.T) {
 	t.Parallel()
 	e := newFixture(t, func(o *cacheops.Options) { o.MaxRows = 4 })
@@ -126,18 +127,34 @@ func TestLargeAndPartialResultsAreNotStored(t *testing.T) {
 	if s := e.cache.Stats(); s.Hits != 0 || s.Stores != 0 {
 		t.Fatalf("a result past MaxRows was cached: %+v", s)
 	}
-	small := "SELECT id FROM label WHERE id < 4 ORDER BY id"
-	rs, err := e.db.Query(small)
+	rs, err := e.db.Query(q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rs.Next()
 	rs.Close()
 	if s := e.cache.Stats(); s.Stores != 0 {
-		t.Fatalf("rows closed early were stored: %+v", s)
+		t.Fatalf("a result past MaxRows closed early was stored: %+v", s)
 	}
-	e.read(small)
-	e.hit("1|2|3", small)
+	small := "SELECT id FROM label WHERE id < 4 ORDER BY id"
+	rs, err = e.db.Query(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs.Next()
+	rs.Close()
+	e.hit("1|2|3", small) // the whole result, not the one row read
+	var id int
+	if err := e.db.QueryRow("SELECT id FROM label WHERE id = $1", 2).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	hits := e.cache.Stats().Hits
+	if err := e.db.QueryRow("SELECT id FROM label WHERE id = $1", 2).Scan(&id); err != nil || id != 2 {
+		t.Fatal(err)
+	}
+	if e.cache.Stats().Hits != hits+1 {
+		t.Fatal("QueryRow is not cached")
+	}
 }
 
 // PostgreSQL's own errors reach the caller unchanged, from cacheable and

@@ -111,12 +111,18 @@ func (r *recordingRows) Next(dest []driver.Value) error {
 	return err
 }
 
+// Close completes the recording before storing. database/sql's QueryRow (and
+// sqlx's Get) close after the first row; the wrapped driver reads the rest of
+// the result off the wire at Close anyway, so reading it here costs only its
+// decoding, bounded by MaxRows, and a point query through QueryRow is cached.
+// A result that could not be read to its end is never stored.
 func (r *recordingRows) Close() error {
-	err := r.Rows.Close()
 	if r.closed {
-		return err
+		return r.Rows.Close()
 	}
 	r.closed = true
+	r.drain()
+	err := r.Rows.Close()
 	cfg := r.conn.cfg
 	if err != nil || !r.complete || r.enc == nil {
 		cfg.stats.Uncached.Add(1)
@@ -139,4 +145,16 @@ func (r *recordingRows) Close() error {
 		cfg.stats.GuardDrops.Add(1)
 	}
 	return err
+}
+
+func (r *recordingRows) drain() {
+	if r.complete || r.enc == nil || r.ctx.Err() != nil {
+		return
+	}
+	dest := make([]driver.Value, len(r.Columns()))
+	for !r.complete && r.enc != nil {
+		if r.Next(dest) != nil {
+			return
+		}
+	}
 }
