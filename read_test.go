@@ -233,3 +233,20 @@ func TestCancelledContext(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A view that calls a clock function is as uncacheable as the function.
+func TestViewsOfVolatileExpressionsAreNeverCached(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	e.outOfBand(`CREATE VIEW stamped AS SELECT id, now() AS at FROM post;
+CREATE VIEW today_posts AS SELECT id FROM post WHERE current_date > '2000-01-01';
+CREATE VIEW rnd AS SELECT random() AS r`)
+	for _, q := range []string{"SELECT * FROM stamped", "SELECT * FROM today_posts", "SELECT * FROM rnd"} {
+		before := e.cache.Stats().Passthrough
+		e.read(q)
+		e.read(q)
+		if e.cache.Stats().Passthrough != before+2 {
+			t.Errorf("%s was cached", q)
+		}
+	}
+}

@@ -29,8 +29,12 @@ type Relation struct {
 	Referencing []uint32
 	// ViewBases are the relations a view's query reads (direct).
 	ViewBases []uint32
-	// ViewFuncs are the functions a view's query calls.
+	// ViewFuncs are the user functions a view's query calls, from pg_depend.
+	// Builtins are pinned and have no pg_depend rows: ViewSQL covers them.
 	ViewFuncs []Func
+	// ViewSQL is a view's definition (pg_get_viewdef), analysed like any
+	// query to find what makes it uncacheable (now(), current_date, …).
+	ViewSQL string
 
 	key string
 }

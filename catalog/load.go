@@ -30,6 +30,9 @@ WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class`
 FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND p.oid = d.refobjid
 JOIN pg_namespace n ON n.oid = p.pronamespace`
+	viewDefsSQL = `SELECT c.oid::int8, pg_get_viewdef(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`
 	funcsSQL = `SELECT n.nspname::text, p.proname::text, p.provolatile::text
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`
 )
@@ -93,6 +96,13 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	if err := link(viewFuncsSQL, func(row []driver.Value) {
 		if v := byOID[oid(row[0])]; v != nil {
 			v.ViewFuncs = append(v.ViewFuncs, Func{Schema: str(row[1]), Name: str(row[2]), Volatility: str(row[3])[0]})
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := link(viewDefsSQL, func(row []driver.Value) {
+		if v := byOID[oid(row[0])]; v != nil {
+			v.ViewSQL = str(row[1])
 		}
 	}); err != nil {
 		return nil, err

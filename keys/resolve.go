@@ -166,9 +166,9 @@ func (r *resolver) read(st *Statement) {
 			p.Reason = why
 			return
 		}
-		for _, f := range rel.ViewFuncs {
-			if rel.Kind == 'v' && !cacheableVolatility(f.Schema, f.Name, f.Volatility) {
-				p.Reason = "view calls " + f.Name
+		if rel.Kind == 'v' {
+			if why := r.viewUncacheable(rel); why != "" {
+				p.Reason = why
 				return
 			}
 		}
@@ -186,6 +186,30 @@ func (r *resolver) read(st *Statement) {
 	}
 	sort.Strings(p.Deps)
 	p.Cacheable = true
+}
+
+// viewUncacheable checks what a view's query calls: its user functions from
+// pg_depend, and everything its definition names (builtins, current_date, …).
+func (r *resolver) viewUncacheable(v *catalog.Relation) string {
+	for _, f := range v.ViewFuncs {
+		if !cacheableVolatility(f.Schema, f.Name, f.Volatility) {
+			return "view " + v.Name + " calls " + f.Name
+		}
+	}
+	a := Analyse(v.ViewSQL)
+	st := a.Single()
+	if st == nil || st.Kind != KindRead {
+		return "view " + v.Name + " has an unreadable definition"
+	}
+	if st.NoCache != "" {
+		return "view " + v.Name + ": " + st.NoCache
+	}
+	for _, f := range st.Funcs {
+		if why := r.funcCacheable(f); why != "" {
+			return "view " + v.Name + ": " + why
+		}
+	}
+	return ""
 }
 
 func uncacheableRelation(rel *catalog.Relation) string {

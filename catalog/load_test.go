@@ -1,0 +1,108 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"os"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+)
+
+type sqlQuerier struct{ db *sql.DB }
+
+func (q sqlQuerier) QueryAll(ctx context.Context, query string) ([][]driver.Value, error) {
+	rs, err := q.db.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	cols, _ := rs.Columns()
+	var out [][]driver.Value
+	for rs.Next() {
+		row := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		vals := make([]driver.Value, len(row))
+		for i, v := range row {
+			vals[i] = v
+		}
+		out = append(out, vals)
+	}
+	return out, rs.Err()
+}
+
+// Load against the real PostgreSQL.
+func TestLoadReadsTheSchema(t *testing.T) {
+	dsn := os.Getenv("CACHEOPS_TEST_DATABASE")
+	if dsn == "" {
+		dsn = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = db.Exec(`DROP SCHEMA IF EXISTS catalog_test CASCADE; CREATE SCHEMA catalog_test;
+SET search_path = catalog_test;
+CREATE TABLE parent (id int PRIMARY KEY);
+CREATE TABLE child (id int, parent_id int REFERENCES parent ON DELETE CASCADE);
+CREATE TABLE plain_ref (parent_id int REFERENCES parent);
+CREATE TABLE secret (id int); ALTER TABLE secret ENABLE ROW LEVEL SECURITY;
+CREATE TABLE part (k int) PARTITION BY LIST (k); CREATE TABLE part_1 PARTITION OF part FOR VALUES IN (1);
+CREATE VIEW v AS SELECT c.id, now() AS at FROM child c JOIN parent p ON p.id = c.parent_id;
+CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TRIGGER t BEFORE INSERT ON plain_ref FOR EACH ROW EXECUTE FUNCTION trg();
+CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Exec("DROP SCHEMA catalog_test CASCADE")
+	cat, err := Load(context.Background(), sqlQuerier{db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := func(name string) *Relation {
+		r := cat.Lookup("catalog_test", name)
+		if r == nil {
+			t.Fatalf("%s not loaded", name)
+		}
+		return r
+	}
+	parent, child, plain := rel("parent"), rel("child"), rel("plain_ref")
+	if len(parent.CascadeChildren) != 1 || parent.CascadeChildren[0] != child.OID {
+		t.Errorf("cascade children %v", parent.CascadeChildren)
+	}
+	if len(parent.Referencing) != 2 {
+		t.Errorf("referencing %v", parent.Referencing)
+	}
+	if !rel("secret").RLS || !plain.SideEffects || parent.SideEffects {
+		t.Error("row security or triggers misread")
+	}
+	if p1 := rel("part_1"); len(p1.Parents) != 1 || p1.Parents[0] != rel("part").OID || rel("part").Kind != 'p' {
+		t.Error("partitions misread")
+	}
+	v := rel("v")
+	if v.Kind != 'v' || len(v.ViewBases) != 2 {
+		t.Errorf("view bases %v", v.ViewBases)
+	}
+	if !strings.Contains(v.ViewSQL, "now()") {
+		t.Errorf("view definition %q", v.ViewSQL)
+	}
+	if vol, ok := cat.FuncVolatility("catalog_test", "f_immutable"); !ok || vol != Immutable {
+		t.Error("function volatility misread")
+	}
+	if vol, _ := cat.FuncVolatility("pg_catalog", "random"); vol != Volatile {
+		t.Error("random is volatile")
+	}
+	if rel("parent").Key() != `"catalog_test"."parent"` {
+		t.Error(rel("parent").Key())
+	}
+}

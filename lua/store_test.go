@@ -1,0 +1,105 @@
+package lua
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// These run against the real Redis server (CACHEOPS_TEST_REDIS).
+func testStore(t *testing.T) (*Store, string) {
+	t.Helper()
+	url := os.Getenv("CACHEOPS_TEST_REDIS")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/9"
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis is not reachable at %s: %v", url, err)
+	}
+	return NewStore(rdb), "luatest:" + t.Name() + ":" + NewToken() + ":"
+}
+
+func TestLookupStoreInvalidate(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	entry, stamps := p+"e", []string{p + "s1", p + "s2"}
+
+	payload, tokens, err := s.Lookup(ctx, entry, stamps, time.Minute)
+	if err != nil || payload != nil || len(tokens) != 2*TokenLen {
+		t.Fatalf("first lookup: %q %q %v", payload, tokens, err)
+	}
+	stored, err := s.Put(ctx, entry, stamps, tokens, []byte("result"), time.Minute)
+	if err != nil || !stored {
+		t.Fatalf("put: %v %v", stored, err)
+	}
+	payload, _, err = s.Lookup(ctx, entry, stamps, time.Minute)
+	if err != nil || string(payload) != "result" {
+		t.Fatalf("hit: %q %v", payload, err)
+	}
+	if ttl := s.rdb.TTL(ctx, stamps[0]).Val(); ttl < 50*time.Second {
+		t.Fatalf("a stamp must outlive its entries, ttl %v", ttl)
+	}
+	if err := s.Invalidate(ctx, stamps[1:]); err != nil {
+		t.Fatal(err)
+	}
+	payload, fresh, err := s.Lookup(ctx, entry, stamps, time.Minute)
+	if err != nil || payload != nil {
+		t.Fatalf("after invalidation: %q %v", payload, err)
+	}
+	if fresh[:TokenLen] != tokens[:TokenLen] || fresh[TokenLen:] == tokens[TokenLen:] {
+		t.Fatal("only the deleted stamp gets a new token")
+	}
+}
+
+// The stale-fill guard: a store with tokens read before an invalidation is
+// refused, even when the stamp was re-created since.
+func TestPutRefusesTokensOlderThanAnInvalidation(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	entry, stamps := p+"e", []string{p + "s"}
+	_, old, err := s.Lookup(ctx, entry, stamps, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Invalidate(ctx, stamps)
+	if stored, err := s.Put(ctx, entry, stamps, old, []byte("stale"), time.Minute); err != nil || stored {
+		t.Fatalf("stored a fill older than the invalidation: %v %v", stored, err)
+	}
+	s.Lookup(ctx, p+"other", stamps, time.Minute) // someone re-creates the stamp
+	if stored, _ := s.Put(ctx, entry, stamps, old, []byte("stale"), time.Minute); stored {
+		t.Fatal("stored a fill against a re-created stamp")
+	}
+	if s.rdb.Exists(ctx, entry).Val() != 0 {
+		t.Fatal("entry exists")
+	}
+}
+
+func TestLookupOfAForeignValueIsAMiss(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	entry, stamps := p+"e", []string{p + "s"}
+	s.rdb.Set(ctx, entry, "x", time.Minute) // shorter than its header
+	if payload, _, err := s.Lookup(ctx, entry, stamps, time.Minute); err != nil || payload != nil {
+		t.Fatalf("%q %v", payload, err)
+	}
+}
+
+func TestTokensAreDistinct(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 10000; i++ {
+		tok := NewToken()
+		if len(tok) != TokenLen || seen[tok] {
+			t.Fatalf("token %q", tok)
+		}
+		seen[tok] = true
+	}
+}
