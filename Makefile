@@ -6,10 +6,11 @@ BENCHTIME ?= 2s
 
 .PHONY: test demo bench services lint fuzz
 
-## test: start the servers if needed, then vet, check formatting and run every test with -race.
+## test: start the servers if needed, vet, check formatting, fuzz briefly, run every test with -race.
 test: services lint
-	$(GO) test -race -count=1 -timeout 8m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
+	# A non-UTC local zone, so that time.Local values are really checked.
+	TZ=Asia/Kolkata $(GO) test -race -count=1 -timeout 8m ./...
 
 ## demo: a miss, a hit, an invalidating write and a rollback, with timings.
 demo: services

@@ -128,4 +128,3 @@ func (c *Cache) Close() error {
 	}
 	return nil
 }
-

@@ -35,18 +35,23 @@ func testRedisURL() string {
 // env is one test's world: its own schema (so tests run in parallel), its
 // own key prefix, a cacheops *sql.DB and a direct one for out-of-band changes.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	schema string
 	cache  *cacheops.Cache
 	db     *sql.DB // through cacheops
 	direct *sql.DB // plain pgx, bypassing cacheops
 	rdb    *redis.Client
+	prefix string
 }
+
+// cachePrefix is the env's key prefix: another Cache with it shares entries
+// and stamps with e.cache.
+func (e *env) cachePrefix() string { return e.prefix }
 
 var nonIdent = regexp.MustCompile(`[^a-z0-9_]+`)
 
-func newEnv(t *testing.T, opts ...func(*cacheops.Options)) *env {
+func newEnv(t testing.TB, opts ...func(*cacheops.Options)) *env {
 	t.Helper()
 	schema := "t_" + nonIdent.ReplaceAllString(strings.ToLower(t.Name()), "_")
 	if len(schema) > 60 {
@@ -93,7 +98,7 @@ func newEnv(t *testing.T, opts ...func(*cacheops.Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { direct.Close() })
-	return &env{t: t, ctx: ctx, schema: schema, cache: cache, db: db, direct: direct, rdb: rdb}
+	return &env{t: t, ctx: ctx, schema: schema, cache: cache, db: db, direct: direct, rdb: rdb, prefix: o.Prefix}
 }
 
 func withSearchPath(dsn, schema string) string {
@@ -104,7 +109,7 @@ func withSearchPath(dsn, schema string) string {
 	return dsn + sep + "search_path=" + schema
 }
 
-func mustExec(t *testing.T, db interface {
+func mustExec(t testing.TB, db interface {
 	Exec(string, ...any) (sql.Result, error)
 }, q string, args ...any) {
 	t.Helper()
@@ -120,7 +125,7 @@ func (e *env) exec(q string, args ...any) { e.t.Helper(); mustExec(e.t, e.db, q,
 func (e *env) outOfBand(q string, args ...any) { e.t.Helper(); mustExec(e.t, e.direct, q, args...) }
 
 // rows reads a whole result as strings, for comparisons.
-func rows(t *testing.T, q interface {
+func rows(t testing.TB, q interface {
 	Query(string, ...any) (*sql.Rows, error)
 }, query string, args ...any) string {
 	t.Helper()
@@ -153,8 +158,11 @@ func rows(t *testing.T, q interface {
 	return strings.Join(out, "|")
 }
 
-func (e *env) read(q string, args ...any) string   { e.t.Helper(); return rows(e.t, e.db, q, args...) }
-func (e *env) direct_(q string, args ...any) string { e.t.Helper(); return rows(e.t, e.direct, q, args...) }
+func (e *env) read(q string, args ...any) string { e.t.Helper(); return rows(e.t, e.db, q, args...) }
+func (e *env) direct_(q string, args ...any) string {
+	e.t.Helper()
+	return rows(e.t, e.direct, q, args...)
+}
 
 // cached reads q twice through cacheops, so that it is cached, and checks it
 // equals the database.
@@ -209,7 +217,7 @@ INSERT INTO label(text) VALUES ('fast'), ('slow'), ('furious');
 INSERT INTO brand_label VALUES (1, 1), (1, 3), (2, 2), (2, 3);
 `
 
-func newFixture(t *testing.T, opts ...func(*cacheops.Options)) *env {
+func newFixture(t testing.TB, opts ...func(*cacheops.Options)) *env {
 	e := newEnv(t, opts...)
 	e.outOfBand(fixture)
 	return e

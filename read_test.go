@@ -250,3 +250,27 @@ CREATE VIEW rnd AS SELECT random() AS r`)
 		}
 	}
 }
+
+// Disabled: no cache reads or fills, but writes still invalidate so that other
+// processes sharing the Redis stay correct.
+func TestDisabledCacheStillInvalidates(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	e.cached(post1, 1)
+	off, err := cacheops.New(cacheops.Options{Redis: e.rdb, Prefix: e.cachePrefix(), Disabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := off.OpenDB(withSearchPath(testDSN(), e.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows(t, db, post1, 1)
+	rows(t, db, post1, 1)
+	if s := off.Stats(); s.Hits+s.Misses != 0 {
+		t.Fatalf("a disabled cache was used: %+v", s)
+	}
+	mustExec(t, db, "UPDATE post SET title = 'by the disabled one' WHERE id = 1")
+	e.fresh(post1, 1)
+}

@@ -41,7 +41,7 @@ INSERT INTO typed VALUES
 
 // describe renders every value with its Go type and every column with all
 // database/sql can say about it, so that two results compare exactly.
-func describe(t *testing.T, rs *sql.Rows) string {
+func describe(t testing.TB, rs *sql.Rows) string {
 	t.Helper()
 	defer rs.Close()
 	cts, err := rs.ColumnTypes()

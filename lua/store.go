@@ -16,14 +16,14 @@ import (
 const TokenLen = 16
 
 var (
-	//go:embed lookup.lua
-	lookupSrc string
+	//go:embed stamps.lua
+	stampsSrc string
 	//go:embed store.lua
 	storeSrc string
 	//go:embed invalidate.lua
 	invalidateSrc string
 
-	lookupScript     = redis.NewScript(lookupSrc)
+	stampsScript     = redis.NewScript(stampsSrc)
 	storeScript      = redis.NewScript(storeSrc)
 	invalidateScript = redis.NewScript(invalidateSrc)
 )
@@ -43,29 +43,43 @@ func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 // Client returns the Redis client.
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
-// Lookup fetches an entry and its stamps in one round trip. On a valid hit it
-// returns the payload (tokens stripped). Otherwise it returns the stamps'
-// current tokens, creating missing stamps, for a later Put.
+// Lookup fetches an entry and its stamps in one round trip (MGET: atomic, and
+// cheaper than a script). On a valid hit it returns the payload, tokens
+// stripped. Otherwise it returns the stamps' current tokens for a later Put;
+// when some stamps are missing a script creates them first (a second round
+// trip, on a miss after an invalidation only).
 func (s *Store) Lookup(ctx context.Context, entry string, stamps []string, stampTTL time.Duration) (payload []byte, tokens string, err error) {
 	keys := make([]string, 0, 1+len(stamps))
 	keys = append(append(keys, entry), stamps...)
-	res, err := lookupScript.Run(ctx, s.rdb, keys, TokenLen, NewToken(), seconds(stampTTL)).Slice()
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, "", err
 	}
-	if len(res) != 2 {
-		return nil, "", ErrBadReply
-	}
-	hit, _ := res[0].(int64)
-	v, ok := res[1].(string)
-	if !ok {
+	if len(vals) != len(keys) {
 		return nil, "", ErrBadReply
 	}
 	head := len(stamps) * TokenLen
-	if hit == 1 {
-		return []byte(v[head:]), "", nil
+	tok := make([]byte, 0, head)
+	for _, v := range vals[1:] {
+		t, ok := v.(string)
+		if !ok || len(t) != TokenLen {
+			// Missing (nil), or not a token: (re-)create it.
+			return s.createStamps(ctx, stamps, stampTTL)
+		}
+		tok = append(tok, t...)
 	}
-	if len(v) != head {
+	if e, ok := vals[0].(string); ok && len(e) >= head && e[:head] == string(tok) {
+		return []byte(e[head:]), "", nil
+	}
+	return nil, string(tok), nil
+}
+
+func (s *Store) createStamps(ctx context.Context, stamps []string, ttl time.Duration) ([]byte, string, error) {
+	v, err := stampsScript.Run(ctx, s.rdb, stamps, NewToken(), seconds(ttl)).Text()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(v) != len(stamps)*TokenLen {
 		return nil, "", fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
 	}
 	return nil, v, nil

@@ -1,0 +1,217 @@
+// Command cacheops-bench compares, in one run and interleaved, the latency of
+// the same queries through plain pgx (database/sql + pgx stdlib), a cacheops
+// hit, a cacheops miss, and a raw go-redis GET of a value the size of the
+// cached entry. It prints medians, p99s and ratios to direct pgx as a
+// Markdown table (the README's benchmark section is its output).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops"
+)
+
+type query struct {
+	name string
+	sql  string
+	args []any
+}
+
+type variant struct {
+	name string
+	// prepare runs untimed before each timed call.
+	prepare func() error
+	call    func() error
+	samples []time.Duration
+}
+
+func main() {
+	dur := flag.Duration("time", 2*time.Second, "measuring time per query")
+	rowsN := flag.Int("rows", 200000, "rows in the benchmark table")
+	flag.Parse()
+	if err := run(*dur, *rowsN); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(dur time.Duration, n int) error {
+	ctx := context.Background()
+	dsn := env("CACHEOPS_BENCH_DATABASE", "postgres://root@127.0.0.1:5432/test?sslmode=disable")
+	ropts, err := redis.ParseURL(env("CACHEOPS_BENCH_REDIS", "redis://127.0.0.1:6379/8"))
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(ropts)
+	defer rdb.Close()
+	prefix := "bench:"
+	direct, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err
+	}
+	defer direct.Close()
+	if err := setup(ctx, direct, n); err != nil {
+		return err
+	}
+	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix})
+	if err != nil {
+		return err
+	}
+	db, err := cache.OpenDB(dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, d := range []*sql.DB{direct, db} {
+		d.SetMaxIdleConns(4)
+	}
+
+	queries := []query{
+		{"point query (1 row)", "SELECT id, category, title, price, created FROM cacheops_bench.items WHERE id = $1", []any{4242}},
+		{"list query (20 rows)", "SELECT id, category, title, price, created FROM cacheops_bench.items WHERE category = $1 ORDER BY id LIMIT 20", []any{7}},
+		{fmt.Sprintf("GROUP BY over %dk rows", n/1000), "SELECT category, count(*), sum(price), max(created) FROM cacheops_bench.items GROUP BY category ORDER BY category", nil},
+	}
+	fmt.Printf("cacheops-bench: %s per query, interleaved; PostgreSQL and Redis on loopback; %s\n\n", dur, time.Now().UTC().Format("2006-01-02"))
+	fmt.Println("| query | direct pgx | cacheops hit | cacheops miss | raw Redis GET (same bytes) | hit vs pgx | miss vs pgx |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	for _, q := range queries {
+		if err := bench(ctx, q, direct, db, rdb, prefix, dur); err != nil {
+			return err
+		}
+	}
+	s := cache.Stats()
+	fmt.Printf("\n(%d hits, %d misses, %d Redis errors)\n", s.Hits, s.Misses, s.RedisErrors)
+	return nil
+}
+
+func setup(ctx context.Context, db *sql.DB, n int) error {
+	var have int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM cacheops_bench.items").Scan(&have); err == nil && have == n {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "bench: creating cacheops_bench.items with %d rows\n", n)
+	_, err := db.ExecContext(ctx, fmt.Sprintf(`DROP SCHEMA IF EXISTS cacheops_bench CASCADE; CREATE SCHEMA cacheops_bench;
+CREATE TABLE cacheops_bench.items (id int PRIMARY KEY, category int NOT NULL, title text NOT NULL,
+  price numeric(10, 2) NOT NULL, created timestamptz NOT NULL);
+INSERT INTO cacheops_bench.items
+  SELECT g, g %% 100, 'item number ' || g, (g %% 997) / 10.0, '2024-01-01'::timestamptz + g * interval '1 minute'
+  FROM generate_series(1, %d) g;
+CREATE INDEX ON cacheops_bench.items (category, id);
+ANALYZE cacheops_bench.items`, n))
+	return err
+}
+
+func readAll(ctx context.Context, db *sql.DB, q query) error {
+	rs, err := db.QueryContext(ctx, q.sql, q.args...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	cols, _ := rs.Columns()
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rs.Next() {
+		if err := rs.Scan(ptrs...); err != nil {
+			return err
+		}
+	}
+	return rs.Err()
+}
+
+func bench(ctx context.Context, q query, direct, db *sql.DB, rdb *redis.Client, prefix string, dur time.Duration) error {
+	dropEntries := func() error {
+		keys, err := rdb.Keys(ctx, prefix+"e:*").Result()
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		return rdb.Del(ctx, keys...).Err()
+	}
+	// Warm up, and find the size of the cached entry.
+	if err := dropEntries(); err != nil {
+		return err
+	}
+	for i := 0; i < 3; i++ {
+		if err := readAll(ctx, direct, q); err != nil {
+			return err
+		}
+		if err := readAll(ctx, db, q); err != nil {
+			return err
+		}
+	}
+	keys, err := rdb.Keys(ctx, prefix+"e:*").Result()
+	if err != nil || len(keys) != 1 {
+		return fmt.Errorf("expected one cached entry, found %d (%v)", len(keys), err)
+	}
+	size := rdb.StrLen(ctx, keys[0]).Val()
+	rawKey := prefix + "raw"
+	if err := rdb.Set(ctx, rawKey, strings.Repeat("x", int(size)), 0).Err(); err != nil {
+		return err
+	}
+	hitKey := keys[0]
+	variants := []*variant{
+		{name: "direct", call: func() error { return readAll(ctx, direct, q) }},
+		{name: "hit", call: func() error { return readAll(ctx, db, q) }, prepare: func() error {
+			if rdb.Exists(ctx, hitKey).Val() == 0 {
+				return readAll(ctx, db, q)
+			}
+			return nil
+		}},
+		{name: "miss", call: func() error { return readAll(ctx, db, q) }, prepare: dropEntries},
+		{name: "redis", call: func() error { return rdb.Get(ctx, rawKey).Err() }},
+	}
+	deadline := time.Now().Add(dur)
+	for time.Now().Before(deadline) {
+		for _, v := range variants {
+			if v.prepare != nil {
+				if err := v.prepare(); err != nil {
+					return err
+				}
+			}
+			start := time.Now()
+			if err := v.call(); err != nil {
+				return err
+			}
+			v.samples = append(v.samples, time.Since(start))
+		}
+	}
+	d, h, m, r := median(variants[0].samples), median(variants[1].samples), median(variants[2].samples), median(variants[3].samples)
+	fmt.Printf("| %s | %s | %s | %s | %s (%d B) | %.1fx faster | %.2fx |\n", q.name,
+		cell(variants[0].samples), cell(variants[1].samples), cell(variants[2].samples), cell(variants[3].samples), size,
+		float64(d)/float64(h), float64(m)/float64(d))
+	_ = r
+	return nil
+}
+
+func median(s []time.Duration) time.Duration { return pct(s, 50) }
+
+func pct(s []time.Duration, p int) time.Duration {
+	c := append([]time.Duration(nil), s...)
+	sort.Slice(c, func(i, j int) bool { return c[i] < c[j] })
+	return c[(len(c)-1)*p/100]
+}
+
+func cell(s []time.Duration) string {
+	return fmt.Sprintf("%s (p99 %s)", us(median(s)), us(pct(s, 99)))
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }

@@ -1,0 +1,83 @@
+package cacheops_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops"
+)
+
+// The registered driver: Redis from CACHEOPS_REDIS, prefix from CACHEOPS_PREFIX.
+func Example() {
+	db, err := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	var title string
+	// The first call runs the query and caches the row; the next ones are
+	// answered from Redis until a write to post invalidates them.
+	_ = db.QueryRow("SELECT title FROM post WHERE id = $1", 1).Scan(&title)
+}
+
+// sqlx knows cacheops-postgres uses $1 bindvars.
+func Example_sqlx() {
+	db := sqlx.MustConnect("cacheops-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+	var ids []int
+	query, args, _ := sqlx.In("SELECT id FROM post WHERE category_id IN (?)", []int{1, 2})
+	_ = db.Select(&ids, db.Rebind(query), args...)
+}
+
+// A Cache with its own settings opens databases from DSNs.
+func ExampleNew() {
+	cache, err := cacheops.New(cacheops.Options{
+		Redis:   redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"}),
+		Prefix:  "myapp:",
+		TTL:     10 * time.Minute,
+		MaxRows: 1000,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+	db, err := cache.OpenDB("postgres://app@localhost:5432/app")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	fmt.Println(cache.Stats().Hits)
+}
+
+// Wrap any connector, here pgx's from a parsed config.
+func ExampleCache_WrapConnector() {
+	cache, _ := cacheops.New(cacheops.Options{RedisURL: "redis://127.0.0.1:6379/0"})
+	cfg, _ := pgx.ParseConfig("postgres://app@localhost:5432/app")
+	db := sql.OpenDB(cache.WrapConnector(stdlib.GetConnector(*cfg)))
+	defer db.Close()
+}
+
+// Register a cache under a driver name of your own.
+func ExampleCache_Driver() {
+	cache, _ := cacheops.New(cacheops.Options{Prefix: "reports:"})
+	sql.Register("reports-postgres", cache.Driver())
+	db, _ := sql.Open("reports-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+}
+
+// Writes in a transaction invalidate at COMMIT; ROLLBACK invalidates nothing.
+func ExampleCache_OpenDB_transaction() {
+	cache, _ := cacheops.New(cacheops.Options{})
+	db, _ := cache.OpenDB("postgres://app@localhost:5432/app")
+	ctx := context.Background()
+	tx, _ := db.BeginTx(ctx, nil)
+	_, _ = tx.ExecContext(ctx, "UPDATE post SET title = $1 WHERE id = $2", "new", 1)
+	_ = tx.Commit() // other connections see the new title as soon as Commit returns
+}
