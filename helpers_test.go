@@ -78,7 +78,10 @@ func newEnv(t testing.TB, opts ...func(*cacheops.Options)) *env {
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatalf("Redis is not reachable at %s (run `make services`): %v", testRedisURL(), err)
 	}
-	o := cacheops.Options{Redis: rdb, Prefix: fmt.Sprintf("test:%s:%d:", schema, time.Now().UnixNano())}
+	// A generous Redis timeout: under -race with every test in parallel on two
+	// cores a loaded Redis may take a while, and these tests are about
+	// correctness; timeouts have tests of their own.
+	o := cacheops.Options{Redis: rdb, Prefix: fmt.Sprintf("test:%s:%d:", schema, time.Now().UnixNano()), RedisTimeout: 5 * time.Second}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -172,7 +175,7 @@ func (e *env) cached(q string, args ...any) {
 	hits := e.cache.Stats().Hits
 	second := e.read(q, args...)
 	if e.cache.Stats().Hits != hits+1 {
-		e.t.Fatalf("%s: second read was not a hit", q)
+		e.t.Fatalf("%s: second read was not a hit: %+v", q, e.cache.Stats())
 	}
 	if first != second || first != e.direct_(q, args...) {
 		e.t.Fatalf("%s: cached %q, first %q, database %q", q, second, first, e.direct_(q, args...))

@@ -2,6 +2,8 @@ package cacheops_test
 
 import (
 	"database/sql"
+
+	"github.com/cacheops/cacheops"
 	"testing"
 )
 
@@ -205,5 +207,32 @@ func TestCreatingAShadowingTableInvalidates(t *testing.T) {
 	mustExec(t, db, "CREATE SCHEMA "+shadow+"; CREATE TABLE "+shadow+".brand (id int)")
 	if got, want := rows(t, db, q), rows(t, direct, q); got != want || got != "0" {
 		t.Fatalf("stale read after a shadowing table: %q, database %q", got, want)
+	}
+}
+
+// DDL run by another process (here: another Cache on the same Redis) makes
+// this process reload its catalog before it caches again: a table that gained
+// row level security elsewhere is not cached here any more.
+func TestDDLElsewhereRefreshesTheCatalog(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	q := "SELECT count(*) FROM label"
+	e.cached(q)
+	other, err := cacheops.New(cacheops.Options{Redis: e.rdb, Prefix: e.cachePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := other.OpenDB(withSearchPath(testDSN(), e.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	mustExec(t, db, "ALTER TABLE label ENABLE ROW LEVEL SECURITY")
+	before := e.cache.Stats()
+	for i := 0; i < 3; i++ {
+		e.read(q)
+	}
+	if after := e.cache.Stats(); after.Hits != before.Hits || after.Stores != before.Stores {
+		t.Fatalf("a table with row level security was cached after DDL elsewhere: %+v → %+v", before, after)
 	}
 }

@@ -17,12 +17,18 @@ type database struct {
 	id          string
 	stampPrefix string
 	globalStamp string
+	schemaStamp string
 
 	cat        atomic.Pointer[catalog.Catalog]
 	stale      atomic.Bool // a DDL ran: the catalog must not be used until reloaded
 	wantReload atomic.Bool // a name was not found: reload when allowed
 	lastLoad   atomic.Int64
 	loadMu     sync.Mutex
+
+	// schemaToken is the last token seen on the schema stamp. Every DDL, in
+	// any process, deletes that stamp: a new token means this process's
+	// catalog may be stale.
+	schemaToken atomic.Pointer[string]
 
 	mu    sync.Mutex
 	gen   atomic.Uint64
@@ -33,6 +39,7 @@ func newDatabase(id, prefix string) *database {
 	d := &database{id: id, stampPrefix: prefix + "s:" + id + ":"}
 	// No relation key can be "*": relation keys are quoted identifiers.
 	d.globalStamp = d.stampPrefix + "*"
+	d.schemaStamp = d.stamp(keys.SchemaKey)
 	d.plans = map[string]*lru.Cache[string, *plan]{}
 	return d
 }
@@ -42,8 +49,8 @@ func (d *database) stamp(rel string) string { return d.stampPrefix + rel }
 // plan is a resolved plan with its Redis keys built once.
 type plan struct {
 	*keys.Plan
-	// stamps a cached read depends on: the database's global stamp first,
-	// then one per relation.
+	// stamps a cached read depends on: the database's global stamp, its
+	// schema stamp, then one per relation.
 	stamps []string
 	// effects: the statement changes data, schema, session or transaction
 	// state, so the connection must act after it.
@@ -53,8 +60,8 @@ type plan struct {
 func (d *database) newPlan(p *keys.Plan) *plan {
 	out := &plan{Plan: p}
 	if p.Cacheable {
-		out.stamps = make([]string, 0, 1+len(p.Deps))
-		out.stamps = append(out.stamps, d.globalStamp)
+		out.stamps = make([]string, 0, 2+len(p.Deps))
+		out.stamps = append(out.stamps, d.globalStamp, d.schemaStamp)
 		for _, rel := range p.Deps {
 			out.stamps = append(out.stamps, d.stamp(rel))
 		}
@@ -96,6 +103,22 @@ func (d *database) forgetPlans() {
 	defer d.mu.Unlock()
 	d.plans = map[string]*lru.Cache[string, *plan]{}
 	d.gen.Add(1)
+}
+
+// observeSchema records the schema stamp's token as a lookup saw it. It
+// reports false when the token changed since the last lookup: DDL ran in some
+// process, so the catalog is dropped and reloaded, and the caller must
+// neither trust the entry nor fill one from a plan made with the old catalog.
+func (d *database) observeSchema(token string) bool {
+	prev := d.schemaToken.Load()
+	if prev != nil && *prev == token {
+		return true
+	}
+	if prev = d.schemaToken.Swap(&token); prev == nil || *prev == token {
+		return true
+	}
+	d.schemaChanged()
+	return false
 }
 
 // schemaChanged: a DDL ran through this process.

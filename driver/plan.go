@@ -12,6 +12,9 @@ import (
 // the hot path it is one map lookup: no parse, no catalog query.
 func (c *Conn) plan(ctx context.Context, query string) *plan {
 	db := c.sess.db
+	if (db.stale.Load() || db.wantReload.Load()) && !c.tx.Active() {
+		c.catalog(ctx) // a reload is due (rate-limited)
+	}
 	if c.plans == nil || c.planGen != db.gen.Load() {
 		c.plans, c.planGen = db.plansFor(c.sess.fingerprint)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/cacheops/cacheops/keys"
+	"github.com/cacheops/cacheops/lua"
 	"github.com/cacheops/cacheops/serialize"
 )
 
@@ -53,6 +54,12 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, run runQuer
 	cancel()
 	if err != nil {
 		stats.RedisErrors.Add(1)
+		stats.Passthrough.Add(1)
+		return run(ctx)
+	}
+	if !c.sess.db.observeSchema(tokens[lua.TokenLen : 2*lua.TokenLen]) {
+		// The schema may have changed elsewhere: neither trust the entry nor
+		// fill one from a plan made with the old catalog.
 		stats.Passthrough.Add(1)
 		return run(ctx)
 	}

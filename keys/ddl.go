@@ -2,16 +2,17 @@ package keys
 
 import pg_query "github.com/pganalyze/pg_query_go/v6"
 
-// classifyDDL handles every statement not classified elsewhere. Statements
-// whose relations are known invalidate those relations. Creating or renaming a
-// relation can change what an unqualified name means to every cached read
-// (a new table earlier on search_path shadows an old one), and any other
-// schema, privilege or policy change (GRANT, CREATE POLICY, CREATE FUNCTION,
-// …) can change what any cached read returns: those invalidate the whole
-// database. Temporary relations are visible to their own session only, which
-// re-reads its temporary names and never caches reads of them.
+// classifyDDL handles every statement not classified elsewhere. A schema
+// change can change what any cached read means (a new table earlier on
+// search_path shadows an old one, row level security turned on, a view
+// redefined, a privilege revoked), and other processes must learn that their
+// catalogs are stale: so DDL invalidates the whole database, which every
+// process notices as a new token on the database stamp (see driver). Two
+// kinds are exempt: indexes change no row, and temporary relations are
+// visible to their own session only, which re-reads its temporary names and
+// never caches reads of them.
 func classifyDDL(n *pg_query.Node) Statement {
-	st := Statement{Kind: KindDDL, SessionChange: true}
+	st := Statement{Kind: KindDDL, SessionChange: true, Global: true}
 	switch s := n.Node.(type) {
 	case *pg_query.Node_CreateStmt:
 		st.Global = !isTemp(s.CreateStmt.Relation)
@@ -20,13 +21,11 @@ func classifyDDL(n *pg_query.Node) Statement {
 	case *pg_query.Node_ViewStmt:
 		st.Global = !isTemp(s.ViewStmt.View)
 	case *pg_query.Node_IndexStmt:
-		// An index changes no row; nothing cached can go stale.
+		st.Global = false
 	case *pg_query.Node_AlterTableStmt:
 		st.Writes = []RelRef{relRef(s.AlterTableStmt.Relation)}
 	case *pg_query.Node_DropStmt:
-		st.Writes, st.Global = dropTargets(s.DropStmt)
-	default:
-		st.Global = true
+		st.Writes, _ = dropTargets(s.DropStmt)
 	}
 	return st
 }

@@ -6,6 +6,12 @@ import (
 	"github.com/cacheops/cacheops/catalog"
 )
 
+// SchemaKey is the pseudo-relation whose stamp only DDL deletes. Every entry
+// depends on it; a process that sees a new token on it knows the schema
+// changed somewhere and reloads its catalog. No relation key can equal it:
+// relation keys are quoted identifiers.
+const SchemaKey = "#schema"
+
 // Step is the resolved effect of one statement on the cache.
 type Step struct {
 	Kind      Kind
@@ -79,6 +85,9 @@ func (r *resolver) step(st *Statement) Step {
 		case effectSession:
 			out.SessionChange = true
 		}
+	}
+	if out.Kind == KindDDL && out.Global {
+		out.Invalidate = []string{SchemaKey}
 	}
 	if out.Kind != KindWrite && out.Kind != KindDDL {
 		return out

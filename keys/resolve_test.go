@@ -117,7 +117,8 @@ func TestResolveWrites(t *testing.T) {
 		{sql: "INSERT INTO post(id) VALUES (bump())", global: true},
 		{sql: "CALL proc()", global: true},
 		{sql: "SELECT uuid_generate_v4()"},
-		{sql: "ALTER TABLE extra ADD COLUMN y int", invalidate: []string{`"public"."extra"`}},
+		{sql: "ALTER TABLE extra ADD COLUMN y int", global: true},
+		{sql: "CREATE INDEX ON extra (tag)"},
 	}
 	for _, c := range cases {
 		t.Run(c.sql, func(t *testing.T) {

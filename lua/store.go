@@ -44,10 +44,10 @@ func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // Lookup fetches an entry and its stamps in one round trip (MGET: atomic, and
-// cheaper than a script). On a valid hit it returns the payload, tokens
-// stripped. Otherwise it returns the stamps' current tokens for a later Put;
-// when some stamps are missing a script creates them first (a second round
-// trip, on a miss after an invalidation only).
+// cheaper than a script). It returns the stamps' current tokens, and on a
+// valid hit the payload (tokens stripped); the tokens serve a later Put. When
+// some stamps are missing a script creates them first (a second round trip,
+// on a miss after an invalidation only).
 func (s *Store) Lookup(ctx context.Context, entry string, stamps []string, stampTTL time.Duration) (payload []byte, tokens string, err error) {
 	keys := make([]string, 0, 1+len(stamps))
 	keys = append(append(keys, entry), stamps...)
@@ -69,7 +69,7 @@ func (s *Store) Lookup(ctx context.Context, entry string, stamps []string, stamp
 		tok = append(tok, t...)
 	}
 	if e, ok := vals[0].(string); ok && len(e) >= head && e[:head] == string(tok) {
-		return []byte(e[head:]), "", nil
+		return []byte(e[head:]), e[:head], nil
 	}
 	return nil, string(tok), nil
 }
