@@ -110,29 +110,33 @@ func classifyExplain(e *pg_query.ExplainStmt) Statement {
 }
 
 func defElemTrue(d *pg_query.DefElem) bool {
-	if d.Arg == nil {
+	switch {
+	case d.Arg == nil:
 		return true
-	}
-	if b := d.Arg.GetBoolean(); b != nil {
-		return b.Boolval
-	}
-	if s := d.Arg.GetString_(); s != nil {
-		v := strings.ToLower(s.Sval)
-		return v != "false" && v != "off" && v != "0" && v != "no"
+	case d.Arg.GetBoolean() != nil:
+		return d.Arg.GetBoolean().Boolval
+	case d.Arg.GetString_() != nil:
+		return !falsy(d.Arg.GetString_().Sval)
 	}
 	if c := d.Arg.GetAConst(); c != nil {
-		if b := c.GetBoolval(); b != nil {
-			return b.Boolval
-		}
-		if i := c.GetIval(); i != nil {
-			return i.Ival != 0
-		}
-		if s := c.GetSval(); s != nil {
-			v := strings.ToLower(s.Sval)
-			return v != "false" && v != "off" && v != "0" && v != "no"
+		switch {
+		case c.GetBoolval() != nil:
+			return c.GetBoolval().Boolval
+		case c.GetIval() != nil:
+			return c.GetIval().Ival != 0
+		case c.GetSval() != nil:
+			return !falsy(c.GetSval().Sval)
 		}
 	}
 	return true
+}
+
+func falsy(s string) bool {
+	switch strings.ToLower(s) {
+	case "false", "off", "0", "no":
+		return true
+	}
+	return false
 }
 
 func classifyTxn(t *pg_query.TransactionStmt) Statement {

@@ -83,73 +83,62 @@ INSERT INTO cacheops_demo.post VALUES (1, 'Hello'), (2, 'World')`); err != nil {
 		fmt.Printf("%-42s %-24q from %-30s %7.3f ms\n", label, title, source, float64(took.Microseconds())/1000)
 		return nil
 	}
-	step := func(what string, f func() error) error {
-		fmt.Println("  ->", what)
-		return f()
+	exec := func(sqlText string) func() error {
+		return func() error { _, err := db.Exec(sqlText); return err }
+	}
+	inTx := func(sqlText string, commit bool) func() error {
+		return func() error {
+			tx, err := db.Begin()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(sqlText); err != nil {
+				tx.Rollback()
+				return err
+			}
+			if commit {
+				return tx.Commit()
+			}
+			return tx.Rollback()
+		}
 	}
 	// A first query warms the connection and the catalog, so the timings
 	// below show the cache, not the connection set-up.
-	var one int
-	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if _, err := db.ExecContext(ctx, "SELECT 1"); err != nil {
 		return err
 	}
 	fmt.Println("query:", q, "with $1 = 1")
-	if err := read("1. first read"); err != nil {
-		return err
+	// Each step either reads (label only) or does something first.
+	steps := []struct {
+		action string
+		do     func() error
+		read   string
+	}{
+		{read: "1. first read"},
+		{read: "2. same read again"},
+		{action: "change the row behind cacheops' back (plain pgx)", read: "3. read: still the cached row",
+			do: func() error {
+				_, err := direct.Exec("UPDATE cacheops_demo.post SET title = 'changed out of band' WHERE id = 1")
+				return err
+			}},
+		{action: "UPDATE through cacheops (autocommit)", read: "4. read after the write: fresh",
+			do: exec("UPDATE cacheops_demo.post SET title = 'Hello again' WHERE id = 1")},
+		{read: "5. and cached again"},
+		{action: "BEGIN; UPDATE through cacheops; ROLLBACK", read: "6. read after the rollback: still cached",
+			do: inTx("UPDATE cacheops_demo.post SET title = 'never committed' WHERE id = 1", false)},
+		{action: "BEGIN; UPDATE through cacheops; COMMIT", read: "7. read after the commit: fresh",
+			do: inTx("UPDATE cacheops_demo.post SET title = 'committed' WHERE id = 1", true)},
 	}
-	if err := read("2. same read again"); err != nil {
-		return err
-	}
-	if err := step("change the row behind cacheops' back (plain pgx)", func() error {
-		_, err := direct.Exec("UPDATE cacheops_demo.post SET title = 'changed out of band' WHERE id = 1")
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := read("3. read: still the cached row"); err != nil {
-		return err
-	}
-	if err := step("UPDATE through cacheops (autocommit)", func() error {
-		_, err := db.Exec("UPDATE cacheops_demo.post SET title = 'Hello again' WHERE id = 1")
-		return err
-	}); err != nil {
-		return err
-	}
-	if err := read("4. read after the write: fresh"); err != nil {
-		return err
-	}
-	if err := read("5. and cached again"); err != nil {
-		return err
-	}
-	if err := step("BEGIN; UPDATE through cacheops; ROLLBACK", func() error {
-		tx, err := db.Begin()
-		if err != nil {
+	for _, st := range steps {
+		if st.do != nil {
+			fmt.Println("  ->", st.action)
+			if err := st.do(); err != nil {
+				return err
+			}
+		}
+		if err := read(st.read); err != nil {
 			return err
 		}
-		if _, err := tx.Exec("UPDATE cacheops_demo.post SET title = 'never committed' WHERE id = 1"); err != nil {
-			return err
-		}
-		return tx.Rollback()
-	}); err != nil {
-		return err
-	}
-	if err := read("6. read after the rollback: still cached"); err != nil {
-		return err
-	}
-	if err := step("BEGIN; UPDATE through cacheops; COMMIT", func() error {
-		tx, err := db.Begin()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec("UPDATE cacheops_demo.post SET title = 'committed' WHERE id = 1"); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}); err != nil {
-		return err
-	}
-	if err := read("7. read after the commit: fresh"); err != nil {
-		return err
 	}
 	s := cache.Stats()
 	fmt.Printf("stats: %d hits, %d misses, %d stores, %d stamps invalidated, %d Redis errors\n",
