@@ -210,3 +210,27 @@ func TestAbortedTransactionIsNotAnsweredFromTheCache(t *testing.T) {
 		t.Fatal("PostgreSQL rejects reads in an aborted transaction; so must cacheops")
 	}
 }
+
+// COMMIT AND CHAIN opens the next transaction at once: its writes must wait
+// for its own COMMIT, like any transaction's.
+func TestCommitAndChain(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	e.cached(post1, 1)
+	conn, err := e.db.Conn(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defer conn.ExecContext(e.ctx, "ROLLBACK")
+	for _, q := range []string{"BEGIN", "COMMIT AND CHAIN", "UPDATE post SET title = 'chained' WHERE id = 1"} {
+		if _, err := conn.ExecContext(e.ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	e.hit("1Cacheops", post1, 1) // not invalidated before the chained COMMIT
+	if _, err := conn.ExecContext(e.ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	e.fresh(post1, 1)
+}

@@ -30,7 +30,30 @@ func (c *Conn) after(ctx context.Context, p *plan, err error) {
 	if err != nil && c.tx.Active() {
 		c.tx.MarkFailed() // PostgreSQL now rejects all but ROLLBACK
 	}
+	if err != nil || p.Steps[0].Kind == keys.KindTxn || p.Steps[0].Kind == keys.KindUnknown {
+		c.reconcileTx(ctx)
+	}
 	c.rereadSession(ctx, rereadSession)
+}
+
+// reconcileTx checks the transaction state against the server's, where the
+// wrapped driver can tell, and errs on the safe side where they disagree: a
+// transaction the server ended has its queue invalidated; one it has open
+// that was not seen starting bypasses the cache.
+func (c *Conn) reconcileTx(ctx context.Context) {
+	switch status := c.serverTxStatus(); {
+	case status == 0:
+	case status == 'I' && c.tx.Active():
+		rels, global, changed := c.tx.End()
+		c.cfg.invalidate(ctx, c.sess.db.invalidationStamps(rels, global))
+		c.rereadSession(ctx, changed)
+	case status != 'I' && !c.tx.Active():
+		c.tx.Begin("", c.sess.defaultIsolation)
+		c.tx.Queue(nil, false) // unseen: treat as dirty
+		if status == 'E' {
+			c.tx.MarkFailed()
+		}
+	}
 }
 
 // applyStep applies one statement's effect and reports whether the session
@@ -68,13 +91,23 @@ func (c *Conn) applyTxn(ctx context.Context, s keys.Step, err error) bool {
 	case keys.TxnCommit:
 		// Invalidate whatever COMMIT answered: a commit whose reply was lost
 		// may have happened.
+		snapshot := c.tx
 		rels, global, changed := c.tx.End()
 		c.cfg.invalidate(ctx, db.invalidationStamps(rels, global))
+		if s.Chain && err == nil {
+			c.tx = snapshot
+			c.tx.Chain()
+		}
 		return changed
 	case keys.TxnRollback, keys.TxnPrepare:
 		// A prepared transaction's writes become visible at COMMIT PREPARED,
 		// which invalidates the whole database.
+		snapshot := c.tx
 		_, _, changed := c.tx.End()
+		if s.Chain && err == nil {
+			c.tx = snapshot
+			c.tx.Chain()
+		}
 		return changed
 	case keys.TxnRollbackTo:
 		if err == nil {
@@ -111,18 +144,10 @@ func (c *Conn) afterMulti(ctx context.Context, p *plan, err error) {
 			c.sess.db.schemaChanged()
 		}
 	}
-	c.cfg.invalidate(ctx, c.sess.db.invalidationStamps(rels, global))
+	c.cfg.invalidate(ctx, c.sess.db.invalidationStamps(rels, global)) // what ran may have committed
+	c.reconcileTx(ctx)
 	if c.tx.Active() {
-		c.tx.Queue(rels, global)
-	}
-	switch status := c.serverTxStatus(); {
-	case status == 'I' && c.tx.Active():
-		c.tx.End()
-	case status != 'I' && status != 0:
-		if !c.tx.Active() {
-			c.tx.Begin("", c.sess.defaultIsolation)
-			c.tx.Queue(rels, global)
-		}
+		c.tx.Queue(rels, global) // and again at COMMIT, if it commits
 		c.tx.MarkFailed()
 	}
 	c.rereadSession(ctx, reread)

@@ -140,7 +140,7 @@ func falsy(s string) bool {
 }
 
 func classifyTxn(t *pg_query.TransactionStmt) Statement {
-	st := Statement{Kind: KindTxn}
+	st := Statement{Kind: KindTxn, Chain: t.Chain}
 	switch t.Kind {
 	case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START:
 		st.Txn = TxnBegin

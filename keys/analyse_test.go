@@ -15,6 +15,7 @@ func TestClassification(t *testing.T) {
 		global  bool
 		txn     TxnOp
 		iso     string
+		chain   bool
 	}{
 		{sql: "SELECT * FROM post WHERE id = $1", kind: KindRead, reads: []RelRef{{"", "post"}}},
 		{sql: "SELECT p.* FROM public.post p JOIN category c ON c.id = p.category_id", kind: KindRead,
@@ -51,6 +52,8 @@ func TestClassification(t *testing.T) {
 		{sql: "BEGIN ISOLATION LEVEL SERIALIZABLE, READ ONLY", kind: KindTxn, txn: TxnBegin, iso: "serializable"},
 		{sql: "COMMIT", kind: KindTxn, txn: TxnCommit},
 		{sql: "END", kind: KindTxn, txn: TxnCommit},
+		{sql: "COMMIT AND CHAIN", kind: KindTxn, txn: TxnCommit, chain: true},
+		{sql: "ROLLBACK AND CHAIN", kind: KindTxn, txn: TxnRollback, chain: true},
 		{sql: "ROLLBACK", kind: KindTxn, txn: TxnRollback},
 		{sql: "ABORT", kind: KindTxn, txn: TxnRollback},
 		{sql: "SAVEPOINT a", kind: KindTxn, txn: TxnSavepoint},
@@ -85,7 +88,7 @@ func TestClassification(t *testing.T) {
 			if s == nil {
 				t.Fatalf("%d statements", len(a.Stmts))
 			}
-			if s.Kind != c.kind || (s.NoCache != "") != c.noCache || s.Global != c.global || s.Txn != c.txn || s.Isolation != c.iso {
+			if s.Kind != c.kind || (s.NoCache != "") != c.noCache || s.Global != c.global || s.Txn != c.txn || s.Isolation != c.iso || s.Chain != c.chain {
 				t.Fatalf("got %+v", *s)
 			}
 			if !reflect.DeepEqual(s.Reads, c.reads) && !(len(s.Reads) == 0 && len(c.reads) == 0) {

@@ -16,6 +16,7 @@ const SchemaKey = "#schema"
 type Step struct {
 	Kind      Kind
 	Txn       TxnOp
+	Chain     bool
 	Isolation string
 	// Invalidate lists the relation keys whose stamps a write must delete.
 	Invalidate []string
@@ -77,7 +78,7 @@ type resolver struct {
 }
 
 func (r *resolver) step(st *Statement) Step {
-	out := Step{Kind: st.Kind, Txn: st.Txn, Isolation: st.Isolation, Global: st.Global, SessionChange: st.SessionChange}
+	out := Step{Kind: st.Kind, Txn: st.Txn, Chain: st.Chain, Isolation: st.Isolation, Global: st.Global, SessionChange: st.SessionChange}
 	for _, f := range st.Funcs {
 		switch r.funcEffect(f) {
 		case effectWrites:

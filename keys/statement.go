@@ -79,6 +79,8 @@ type Statement struct {
 	// have changed, so the connection re-reads its namespace afterwards.
 	SessionChange bool
 	Txn           TxnOp
+	// Chain: COMMIT/ROLLBACK AND CHAIN start a new transaction at once.
+	Chain bool
 	// Isolation is the isolation level named by BEGIN / START TRANSACTION /
 	// SET TRANSACTION, lower case ("repeatable read"); empty when not named.
 	Isolation string

@@ -73,6 +73,13 @@ func (s *State) RolledBackToSavepoint() { s.failed = false }
 // MarkSessionChanged records a SET inside the transaction.
 func (s *State) MarkSessionChanged() { s.sessionChanged = true }
 
+// Chain starts the transaction that COMMIT/ROLLBACK AND CHAIN open at once,
+// with the same isolation as the one that ended.
+func (s *State) Chain() {
+	snapshot := s.snapshot
+	*s = State{active: true, snapshot: snapshot}
+}
+
 // End closes the transaction and returns what it queued, sorted, and whether
 // the session must be re-read. The caller runs the invalidations after a
 // COMMIT (whatever its outcome: a commit whose reply was lost may have
