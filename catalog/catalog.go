@@ -36,8 +36,29 @@ type Relation struct {
 	// query to find what makes it uncacheable (now(), current_date, …).
 	ViewSQL string
 
+	// Columns maps a column name to the canonical form its values take in
+	// conjunction keys ("" for a column that never takes part).
+	Columns map[string]ValueKind
+
 	key string
 }
+
+// ValueKind says how a column's values are put in canonical form, so that a
+// read's argument and a written value meet at the same key. Only types with
+// one unambiguous form take part; every other column is dropped from
+// conjunctions, which makes them broader and stays correct.
+type ValueKind string
+
+const (
+	// NoKind: floating point, numeric, timestamps, char(n), citext, text with
+	// a non-deterministic collation, composite, arrays, …
+	NoKind   ValueKind = ""
+	IntKind  ValueKind = "int"  // int2, int4, int8 and domains over them
+	BoolKind ValueKind = "bool" // bool
+	TextKind ValueKind = "text" // text, varchar, name, with a deterministic collation
+	UUIDKind ValueKind = "uuid" // uuid
+	EnumKind ValueKind = "enum" // enum labels (compared exactly)
+)
 
 // Key is the relation's stable name for stamp keys: its quoted, qualified name.
 // Names, not OIDs, so that processes with catalogs of different ages agree.

@@ -33,6 +33,22 @@ JOIN pg_namespace n ON n.oid = p.pronamespace`
 	viewDefsSQL = `SELECT c.oid::int8, pg_get_viewdef(c.oid)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`
+	// Domains over domains and anything unusual fall to NoKind.
+	columnsSQL = `SELECT a.attrelid::int8, a.attname::text,
+  CASE
+    WHEN bt.typname IN ('int2', 'int4', 'int8') THEN 'int'
+    WHEN bt.typname = 'bool' THEN 'bool'
+    WHEN bt.typname IN ('text', 'varchar', 'name') AND coalesce(co.collisdeterministic, true) THEN 'text'
+    WHEN bt.typname = 'uuid' THEN 'uuid'
+    WHEN bt.typtype = 'e' THEN 'enum'
+    ELSE '' END
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+JOIN pg_type t ON t.oid = a.atttypid
+JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+LEFT JOIN pg_collation co ON co.oid = a.attcollation
+WHERE a.attnum > 0 AND NOT a.attisdropped`
 	funcsSQL = `SELECT n.nspname::text, p.proname::text, p.provolatile::text
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`
 )
@@ -103,6 +119,17 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	if err := link(viewDefsSQL, func(row []driver.Value) {
 		if v := byOID[oid(row[0])]; v != nil {
 			v.ViewSQL = str(row[1])
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := link(columnsSQL, func(row []driver.Value) {
+		if r := byOID[oid(row[0])]; r != nil {
+			if r.Columns == nil {
+				r.Columns = map[string]ValueKind{}
+			}
+			kind, _ := row[2].(string)
+			r.Columns[str(row[1])] = ValueKind(kind)
 		}
 	}); err != nil {
 		return nil, err

@@ -60,6 +60,10 @@ CREATE TABLE part (k int) PARTITION BY LIST (k); CREATE TABLE part_1 PARTITION O
 CREATE VIEW v AS SELECT c.id, now() AS at FROM child c JOIN parent p ON p.id = c.parent_id;
 CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 CREATE TRIGGER t BEFORE INSERT ON plain_ref FOR EACH ROW EXECUTE FUNCTION trg();
+CREATE TYPE color AS ENUM ('red');
+CREATE DOMAIN small AS int2;
+CREATE TABLE kinds (i int, b bool, t text, v varchar(3), u uuid, c color, d small, n numeric, f float8,
+  ch char(2), ts timestamptz, tc text COLLATE "C");
 CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';`)
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +105,13 @@ CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $
 	}
 	if vol, _ := cat.FuncVolatility("pg_catalog", "random"); vol != Volatile {
 		t.Error("random is volatile")
+	}
+	want := map[string]ValueKind{"i": IntKind, "b": BoolKind, "t": TextKind, "v": TextKind, "u": UUIDKind,
+		"c": EnumKind, "d": IntKind, "n": NoKind, "f": NoKind, "ch": NoKind, "ts": NoKind, "tc": TextKind}
+	for col, kind := range want {
+		if got, ok := rel("kinds").Columns[col]; !ok || got != kind {
+			t.Errorf("column %s: kind %q, want %q", col, got, kind)
+		}
 	}
 	if rel("parent").Key() != `"catalog_test"."parent"` {
 		t.Error(rel("parent").Key())

@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"database/sql/driver"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/cacheops/cacheops/catalog"
 	"github.com/cacheops/cacheops/keys"
+	"github.com/cacheops/cacheops/lua"
 )
 
 // database is the state shared by all connections to one database: its
@@ -46,11 +49,56 @@ func newDatabase(id, prefix string) *database {
 
 func (d *database) stamp(rel string) string { return d.stampPrefix + rel }
 
+// Keys derived from a relation's stamp key. Relation keys end in a quote, so
+// these suffixes cannot make another relation's key.
+func (d *database) conjStamp(rel, scheme string, values []string) string {
+	return d.stamp(rel) + ":c:" + keys.ConjID(scheme, values)
+}
+
+func (d *database) schemeStamp(rel, scheme string) string {
+	return d.stamp(rel) + ":k:" + keys.ConjID(scheme, nil)
+}
+
+func (d *database) schemesSet(rel string) string { return d.stamp(rel) + ":schemes" }
+
+// readKeys returns every stamp a read depends on with these arguments (its
+// relations', then per conjunction the conjunction's and its scheme's) and
+// the schemes it must register before it runs the query.
+func (d *database) readKeys(p *plan, args []driver.NamedValue) ([]string, []lua.Registration) {
+	inst := keys.Instantiate(p.Conjs, args)
+	stamps := make([]string, 0, len(p.stamps)+2*len(inst))
+	stamps = append(stamps, p.stamps...)
+	seen := map[string]bool{}
+	var regs []lua.Registration
+	regIndex := map[string]int{}
+	for _, c := range inst {
+		stamps = append(stamps, d.conjStamp(c.Rel, c.Scheme, c.Values))
+		if c.Scheme != "" && !seen[c.Rel+"\x00"+c.Scheme] {
+			stamps = append(stamps, d.schemeStamp(c.Rel, c.Scheme))
+		}
+		if seen[c.Rel+"\x00"+c.Scheme] {
+			continue
+		}
+		seen[c.Rel+"\x00"+c.Scheme] = true
+		i, ok := regIndex[c.Rel]
+		if !ok {
+			i = len(regs)
+			regIndex[c.Rel] = i
+			regs = append(regs, lua.Registration{Set: d.schemesSet(c.Rel), TableStamp: d.stamp(c.Rel)})
+		}
+		regs[i].Schemes = append(regs[i].Schemes, c.Scheme)
+	}
+	// One order in every process: an entry's header lists its stamps' tokens
+	// in this order, and the analysis walks the tree in no fixed order.
+	sort.Strings(stamps[len(p.stamps):])
+	return stamps, regs
+}
+
 // plan is a resolved plan with its Redis keys built once.
 type plan struct {
 	*keys.Plan
-	// stamps a cached read depends on: the database's global stamp, its
-	// schema stamp, then one per relation.
+	// stamps a cached read depends on whatever its arguments: the
+	// database's global stamp, its schema stamp, then one per relation.
 	stamps []string
 	// effects: the statement changes data, schema, session or transaction
 	// state, so the connection must act after it.

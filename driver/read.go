@@ -16,7 +16,7 @@ type runQuery func(ctx context.Context) (driver.Rows, error)
 func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, run runQuery) (driver.Rows, error) {
 	if p.Cacheable && c.usesCache(ctx) {
 		if key, ok := keys.EntryKey(c.cfg.Prefix, c.sess.namespace, sql, args); ok {
-			return c.cachedQuery(ctx, p, key, run)
+			return c.cachedQuery(ctx, p, key, args, run)
 		}
 	}
 	c.cfg.stats.Passthrough.Add(1)
@@ -44,14 +44,19 @@ func (c *Conn) usesCache(ctx context.Context) bool {
 
 // cachedQuery answers from Redis on a valid hit; otherwise it runs the query
 // and records the result for a guarded store when the rows are closed.
-func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, run runQuery) (driver.Rows, error) {
+func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driver.NamedValue, run runQuery) (driver.Rows, error) {
 	stats := &c.cfg.stats
 	if ctx.Err() != nil {
 		return run(ctx) // the database reports the cancellation as it would without cacheops
 	}
+	stamps, regs := c.sess.db.readKeys(p, args)
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
-	payload, tokens, err := c.cfg.Store.Lookup(lctx, key, p.stamps, 2*c.cfg.TTL)
-	cancel()
+	defer cancel()
+	payload, tokens, err := c.cfg.Store.Lookup(lctx, key, stamps)
+	if err == nil && payload == nil {
+		// A miss: register the schemes and read the stamps before the query.
+		tokens, err = c.cfg.Store.Register(lctx, regs, stamps, 2*c.cfg.TTL)
+	}
 	if err != nil {
 		stats.RedisErrors.Add(1)
 		stats.Passthrough.Add(1)
@@ -81,7 +86,7 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, run runQuer
 	if err != nil {
 		return nil, err
 	}
-	rec := &recordingRows{forwardRows: forwardRows{rows}, conn: c, ctx: ctx, key: key, stamps: p.stamps, tokens: tokens}
+	rec := &recordingRows{forwardRows: forwardRows{rows}, conn: c, ctx: ctx, key: key, stamps: stamps, tokens: tokens}
 	if rec.enc, err = serialize.NewEncoder(rec.columns()); err != nil {
 		rec.enc = nil
 	}

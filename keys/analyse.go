@@ -85,6 +85,7 @@ func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt) Statement {
 		st.Kind = KindWrite // a data-modifying CTE
 	default:
 		st.Kind = KindRead
+		st.Scopes = scopes(n, st.CTENames)
 	}
 	return st
 }

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"reflect"
+	"sort"
 	"testing"
 )
 
@@ -91,6 +92,11 @@ func TestClassification(t *testing.T) {
 			if s.Kind != c.kind || (s.NoCache != "") != c.noCache || s.Global != c.global || s.Txn != c.txn || s.Isolation != c.iso || s.Chain != c.chain {
 				t.Fatalf("got %+v", *s)
 			}
+			// The walk's order is protobuf reflection's, which is not fixed.
+			sortRels(s.Reads)
+			sortRels(c.reads)
+			sortRels(s.Writes)
+			sortRels(c.writes)
 			if !reflect.DeepEqual(s.Reads, c.reads) && !(len(s.Reads) == 0 && len(c.reads) == 0) {
 				t.Fatalf("reads %v, want %v", s.Reads, c.reads)
 			}
@@ -99,6 +105,10 @@ func TestClassification(t *testing.T) {
 			}
 		})
 	}
+}
+
+func sortRels(rs []RelRef) {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Schema+"."+rs[i].Name < rs[j].Schema+"."+rs[j].Name })
 }
 
 func TestFunctionsAreCollected(t *testing.T) {

@@ -33,7 +33,10 @@ type Plan struct {
 	// Reason says why a read is not cacheable (for stats and tests).
 	Reason string
 	// Deps are the relation keys a cached read depends on, sorted.
-	Deps  []string
+	Deps []string
+	// Conjs are the conjunction templates of a cached read: per relation,
+	// the rows whose change can change its result.
+	Conjs []Conj
 	Steps []Step
 	// Complete is false when the catalog lacked something the statement
 	// names; such a plan must not be cached, so that a reloaded catalog is
@@ -195,6 +198,7 @@ func (r *resolver) read(st *Statement) {
 		p.Deps = append(p.Deps, k)
 	}
 	sort.Strings(p.Deps)
+	p.Conjs = r.conjunctions(st, start)
 	p.Cacheable = true
 }
 

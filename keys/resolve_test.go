@@ -9,9 +9,13 @@ import (
 
 func testCatalog() *catalog.Catalog {
 	rels := []*catalog.Relation{
-		{OID: 1, Schema: "public", Name: "category", Kind: 'r', CascadeChildren: []uint32{2}, Referencing: []uint32{2}},
-		{OID: 2, Schema: "public", Name: "post", Kind: 'r', CascadeChildren: []uint32{3}, Referencing: []uint32{3}},
-		{OID: 3, Schema: "public", Name: "extra", Kind: 'r'},
+		{OID: 1, Schema: "public", Name: "category", Kind: 'r', CascadeChildren: []uint32{2}, Referencing: []uint32{2},
+			Columns: map[string]catalog.ValueKind{"id": catalog.IntKind, "title": catalog.TextKind}},
+		{OID: 2, Schema: "public", Name: "post", Kind: 'r', CascadeChildren: []uint32{3}, Referencing: []uint32{3},
+			Columns: map[string]catalog.ValueKind{"id": catalog.IntKind, "title": catalog.TextKind, "category_id": catalog.IntKind,
+				"visible": catalog.BoolKind, "score": catalog.NoKind}},
+		{OID: 3, Schema: "public", Name: "extra", Kind: 'r',
+			Columns: map[string]catalog.ValueKind{"id": catalog.IntKind, "post_id": catalog.IntKind, "tag": catalog.IntKind}},
 		{OID: 4, Schema: "public", Name: "post_view", Kind: 'v', ViewBases: []uint32{2, 1}, ViewSQL: "SELECT p.id, c.title FROM post p JOIN category c ON c.id = p.category_id"},
 		{OID: 5, Schema: "public", Name: "secret", Kind: 'r', RLS: true},
 		{OID: 6, Schema: "public", Name: "measures", Kind: 'p', Children: []uint32{7}},

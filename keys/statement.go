@@ -67,6 +67,9 @@ type Statement struct {
 	// CTENames are the names of WITH queries: a relation with such a name may
 	// be the CTE or, inside the CTE's own body, a table; both readings are kept.
 	CTENames []string
+	// Scopes are the SELECTs of a read with their FROM relations and
+	// predicates, for conjunction keys.
+	Scopes []Scope
 	// Funcs are the functions called, resolved against pg_proc by Resolve.
 	Funcs []FuncRef
 	// NoCache is why a read can never be cached, whatever the catalog says.

@@ -16,14 +16,14 @@ import (
 const TokenLen = 16
 
 var (
-	//go:embed stamps.lua
-	stampsSrc string
+	//go:embed register.lua
+	registerSrc string
 	//go:embed store.lua
 	storeSrc string
 	//go:embed invalidate.lua
 	invalidateSrc string
 
-	stampsScript     = redis.NewScript(stampsSrc)
+	registerScript   = redis.NewScript(registerSrc)
 	storeScript      = redis.NewScript(storeSrc)
 	invalidateScript = redis.NewScript(invalidateSrc)
 )
@@ -44,11 +44,10 @@ func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
 func (s *Store) Client() redis.UniversalClient { return s.rdb }
 
 // Lookup fetches an entry and its stamps in one round trip (MGET: atomic, and
-// cheaper than a script). It returns the stamps' current tokens, and on a
-// valid hit the payload (tokens stripped); the tokens serve a later Put. When
-// some stamps are missing a script creates them first (a second round trip,
-// on a miss after an invalidation only).
-func (s *Store) Lookup(ctx context.Context, entry string, stamps []string, stampTTL time.Duration) (payload []byte, tokens string, err error) {
+// cheaper than a script). On a valid hit it returns the payload, tokens
+// stripped, and the tokens. Otherwise payload is nil: the caller registers
+// and reads the stamps with Register before it runs the query.
+func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payload []byte, tokens string, err error) {
 	keys := make([]string, 0, 1+len(stamps))
 	keys = append(append(keys, entry), stamps...)
 	vals, err := s.rdb.MGet(ctx, keys...).Result()
@@ -58,31 +57,52 @@ func (s *Store) Lookup(ctx context.Context, entry string, stamps []string, stamp
 	if len(vals) != len(keys) {
 		return nil, "", ErrBadReply
 	}
+	e, ok := vals[0].(string)
 	head := len(stamps) * TokenLen
-	tok := make([]byte, 0, head)
-	for _, v := range vals[1:] {
-		t, ok := v.(string)
-		if !ok || len(t) != TokenLen {
-			// Missing (nil), or not a token: (re-)create it.
-			return s.createStamps(ctx, stamps, stampTTL)
+	if !ok || len(e) < head {
+		return nil, "", nil
+	}
+	for i, v := range vals[1:] {
+		if t, ok := v.(string); !ok || t != e[i*TokenLen:(i+1)*TokenLen] {
+			return nil, "", nil
 		}
-		tok = append(tok, t...)
 	}
-	if e, ok := vals[0].(string); ok && len(e) >= head && e[:head] == string(tok) {
-		return []byte(e[head:]), e[:head], nil
-	}
-	return nil, string(tok), nil
+	return []byte(e[head:]), e[:head], nil
 }
 
-func (s *Store) createStamps(ctx context.Context, stamps []string, ttl time.Duration) ([]byte, string, error) {
-	v, err := stampsScript.Run(ctx, s.rdb, stamps, NewToken(), seconds(ttl)).Text()
+// Registration puts a reader's schemes in a relation's schemes set.
+type Registration struct {
+	Set        string   // the schemes set
+	TableStamp string   // deleted when the set is created afresh
+	Schemes    []string // the reader's schemes on this relation
+}
+
+// Register runs the miss path's first step in one round trip: it registers
+// the reader's schemes, then returns the stamps' tokens, creating the
+// missing ones, for the guarded Put after the query.
+func (s *Store) Register(ctx context.Context, regs []Registration, stamps []string, ttl time.Duration) (string, error) {
+	keys := make([]string, 0, 2*len(regs)+len(stamps))
+	args := make([]any, 0, 3+len(regs)*2)
+	args = append(args, NewToken(), seconds(ttl), len(regs))
+	for _, r := range regs {
+		keys = append(keys, r.Set)
+		args = append(args, len(r.Schemes))
+	}
+	for _, r := range regs {
+		keys = append(keys, r.TableStamp)
+		for _, sc := range r.Schemes {
+			args = append(args, sc)
+		}
+	}
+	keys = append(keys, stamps...)
+	v, err := registerScript.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if len(v) != len(stamps)*TokenLen {
-		return nil, "", fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
+		return "", fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
 	}
-	return nil, v, nil
+	return v, nil
 }
 
 // Put stores tokens+payload under entry if every stamp still holds the token

@@ -28,21 +28,25 @@ func testStore(t *testing.T) (*Store, string) {
 	return NewStore(rdb), "luatest:" + t.Name() + ":" + NewToken() + ":"
 }
 
-func TestLookupStoreInvalidate(t *testing.T) {
+func TestLookupRegisterStoreInvalidate(t *testing.T) {
 	s, p := testStore(t)
 	ctx := context.Background()
 	entry, stamps := p+"e", []string{p + "s1", p + "s2"}
 
-	payload, tokens, err := s.Lookup(ctx, entry, stamps, time.Minute)
-	if err != nil || payload != nil || len(tokens) != 2*TokenLen {
-		t.Fatalf("first lookup: %q %q %v", payload, tokens, err)
+	payload, _, err := s.Lookup(ctx, entry, stamps)
+	if err != nil || payload != nil {
+		t.Fatalf("first lookup: %q %v", payload, err)
+	}
+	tokens, err := s.Register(ctx, nil, stamps, time.Minute)
+	if err != nil || len(tokens) != 2*TokenLen {
+		t.Fatalf("register: %q %v", tokens, err)
 	}
 	stored, err := s.Put(ctx, entry, stamps, tokens, []byte("result"), time.Minute)
 	if err != nil || !stored {
 		t.Fatalf("put: %v %v", stored, err)
 	}
-	payload, _, err = s.Lookup(ctx, entry, stamps, time.Minute)
-	if err != nil || string(payload) != "result" {
+	payload, hitTokens, err := s.Lookup(ctx, entry, stamps)
+	if err != nil || string(payload) != "result" || hitTokens != tokens {
 		t.Fatalf("hit: %q %v", payload, err)
 	}
 	if ttl := s.rdb.TTL(ctx, stamps[0]).Val(); ttl < 50*time.Second {
@@ -51,11 +55,11 @@ func TestLookupStoreInvalidate(t *testing.T) {
 	if err := s.Invalidate(ctx, stamps[1:]); err != nil {
 		t.Fatal(err)
 	}
-	payload, fresh, err := s.Lookup(ctx, entry, stamps, time.Minute)
-	if err != nil || payload != nil {
+	if payload, _, err = s.Lookup(ctx, entry, stamps); err != nil || payload != nil {
 		t.Fatalf("after invalidation: %q %v", payload, err)
 	}
-	if fresh[:TokenLen] != tokens[:TokenLen] || fresh[TokenLen:] == tokens[TokenLen:] {
+	fresh, err := s.Register(ctx, nil, stamps, time.Minute)
+	if err != nil || fresh[:TokenLen] != tokens[:TokenLen] || fresh[TokenLen:] == tokens[TokenLen:] {
 		t.Fatal("only the deleted stamp gets a new token")
 	}
 }
@@ -66,7 +70,7 @@ func TestPutRefusesTokensOlderThanAnInvalidation(t *testing.T) {
 	s, p := testStore(t)
 	ctx := context.Background()
 	entry, stamps := p+"e", []string{p + "s"}
-	_, old, err := s.Lookup(ctx, entry, stamps, time.Minute)
+	old, err := s.Register(ctx, nil, stamps, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +78,7 @@ func TestPutRefusesTokensOlderThanAnInvalidation(t *testing.T) {
 	if stored, err := s.Put(ctx, entry, stamps, old, []byte("stale"), time.Minute); err != nil || stored {
 		t.Fatalf("stored a fill older than the invalidation: %v %v", stored, err)
 	}
-	s.Lookup(ctx, p+"other", stamps, time.Minute) // someone re-creates the stamp
+	s.Register(ctx, nil, stamps, time.Minute) // someone re-creates the stamp
 	if stored, _ := s.Put(ctx, entry, stamps, old, []byte("stale"), time.Minute); stored {
 		t.Fatal("stored a fill against a re-created stamp")
 	}
@@ -83,12 +87,36 @@ func TestPutRefusesTokensOlderThanAnInvalidation(t *testing.T) {
 	}
 }
 
+// A schemes set created afresh deletes its relation's table stamp: entries
+// filled while an older set (now lost) was in force cannot survive it.
+func TestRegisterNewSchemesSetDeletesTheTableStamp(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	reg := []Registration{{Set: p + "schemes", TableStamp: p + "table", Schemes: []string{"", "id"}}}
+	first, err := s.Register(ctx, reg, []string{p + "table"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.rdb.SMembers(ctx, p+"schemes").Val(); len(got) != 2 {
+		t.Fatalf("schemes %q", got)
+	}
+	again, _ := s.Register(ctx, reg, []string{p + "table"}, time.Minute)
+	if again != first {
+		t.Fatal("an existing set must leave the table stamp alone")
+	}
+	s.rdb.Del(ctx, p+"schemes") // evicted
+	third, _ := s.Register(ctx, reg, []string{p + "table"}, time.Minute)
+	if third == first {
+		t.Fatal("a set created afresh must delete the table stamp")
+	}
+}
+
 func TestLookupOfAForeignValueIsAMiss(t *testing.T) {
 	s, p := testStore(t)
 	ctx := context.Background()
 	entry, stamps := p+"e", []string{p + "s"}
 	s.rdb.Set(ctx, entry, "x", time.Minute) // shorter than its header
-	if payload, _, err := s.Lookup(ctx, entry, stamps, time.Minute); err != nil || payload != nil {
+	if payload, _, err := s.Lookup(ctx, entry, stamps); err != nil || payload != nil {
 		t.Fatalf("%q %v", payload, err)
 	}
 }
