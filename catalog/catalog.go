@@ -27,6 +27,8 @@ type Relation struct {
 	CascadeChildren []uint32
 	// Referencing are all tables with a foreign key to this one (TRUNCATE … CASCADE).
 	Referencing []uint32
+	// ForeignKeys are the foreign keys of other tables to this one.
+	ForeignKeys []ForeignKey
 	// ViewBases are the relations a view's query reads (direct).
 	ViewBases []uint32
 	// ViewFuncs are the user functions a view's query calls, from pg_depend.
@@ -63,6 +65,16 @@ const (
 // Key is the relation's stable name for stamp keys: its quoted, qualified name.
 // Names, not OIDs, so that processes with catalogs of different ages agree.
 func (r *Relation) Key() string { return r.key }
+
+// ForeignKey is a foreign key of Child referencing this relation.
+type ForeignKey struct {
+	Child   uint32
+	Cols    []string // the child's columns
+	RefCols []string // the referenced columns, in the same order
+	// OnDelete and OnUpdate are pg_constraint.confdeltype/confupdtype:
+	// a no action, r restrict, c cascade, n set null, d set default.
+	OnDelete, OnUpdate byte
+}
 
 // Func is one function a view calls, with its volatility.
 type Func struct {

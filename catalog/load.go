@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"strings"
 )
 
 // Querier runs one query and returns all its rows. The driver implements it on
@@ -20,9 +21,14 @@ const (
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')`
 	inheritsSQL = `SELECT inhrelid::int8, inhparent::int8 FROM pg_inherits`
-	foreignSQL  = `SELECT conrelid::int8, confrelid::int8,
-  confdeltype IN ('c', 'n', 'd') OR confupdtype IN ('c', 'n', 'd')
-FROM pg_constraint WHERE contype = 'f'`
+	foreignSQL  = `SELECT c.conrelid::int8, c.confrelid::int8,
+  c.confdeltype IN ('c', 'n', 'd') OR c.confupdtype IN ('c', 'n', 'd'),
+  c.confdeltype::text, c.confupdtype::text,
+  (SELECT string_agg(a.attname::text, chr(1) ORDER BY k.i) FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+    JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n),
+  (SELECT string_agg(a.attname::text, chr(1) ORDER BY k.i) FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+    JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)
+FROM pg_constraint c WHERE c.contype = 'f'`
 	viewRelsSQL = `SELECT DISTINCT r.ev_class::int8, d.refobjid::int8
 FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
 WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid <> r.ev_class`
@@ -99,6 +105,9 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 		if row[2] == true {
 			parent.CascadeChildren = append(parent.CascadeChildren, child.OID)
 		}
+		parent.ForeignKeys = append(parent.ForeignKeys, ForeignKey{Child: child.OID,
+			Cols: strings.Split(str(row[5]), "\x01"), RefCols: strings.Split(str(row[6]), "\x01"),
+			OnDelete: str(row[3])[0], OnUpdate: str(row[4])[0]})
 	}); err != nil {
 		return nil, err
 	}

@@ -84,6 +84,9 @@ CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $
 	if len(parent.CascadeChildren) != 1 || parent.CascadeChildren[0] != child.OID {
 		t.Errorf("cascade children %v", parent.CascadeChildren)
 	}
+	if fk := parent.ForeignKeys; len(fk) != 2 || fk[0].Cols[0] != "parent_id" || fk[0].RefCols[0] != "id" {
+		t.Errorf("foreign keys %+v", fk)
+	}
 	if len(parent.Referencing) != 2 {
 		t.Errorf("referencing %v", parent.Referencing)
 	}

@@ -76,17 +76,22 @@ func (c *Config) database(id string) *database {
 	return d.(*database)
 }
 
-// invalidate deletes stamps. An invalidation that cannot be delivered is
-// kept; until it is, this process serves no hits at all (correct, if coarse)
-// and retries on later calls.
-func (c *Config) invalidate(ctx context.Context, stamps []string) {
-	if c.Store == nil || len(stamps) == 0 {
+// invalidate applies a finished write's changes: it turns them into stamps
+// (reading the schemes of the relations known by rows) and deletes them. An
+// invalidation that cannot be delivered is kept; until it is, this process
+// serves no hits at all (correct, if coarse) and retries on later calls.
+func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Change, global bool) {
+	if c.Store == nil || (len(changes) == 0 && !global) {
 		return
 	}
-	c.stats.Invalidations.Add(int64(len(stamps)))
 	// The write has happened: deliver even if the caller gives up now.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*c.RedisTimeout)
 	defer cancel()
+	stamps := db.invalidationStamps(ctx, c.Store, changes, global)
+	if len(stamps) == 0 {
+		return
+	}
+	c.stats.Invalidations.Add(int64(len(stamps)))
 	if err := c.Store.Invalidate(ctx, stamps); err != nil {
 		c.stats.RedisErrors.Add(1)
 		c.keepUndelivered(stamps)

@@ -46,17 +46,24 @@ func (c *Conn) Prepare(query string) (driver.Stmt, error) {
 
 // PrepareContext implements driver.ConnPrepareContext.
 func (c *Conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	// A captured write is prepared with its hidden RETURNING, and keeps the
+	// capture it was prepared with.
+	capt := c.plan(ctx, query).capture()
+	text := query
+	if capt != nil {
+		text = capt.SQL
+	}
 	var st driver.Stmt
 	var err error
 	if pc, ok := c.parent.(driver.ConnPrepareContext); ok {
-		st, err = pc.PrepareContext(ctx, query)
+		st, err = pc.PrepareContext(ctx, text)
 	} else {
-		st, err = c.parent.Prepare(query)
+		st, err = c.parent.Prepare(text)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Stmt{conn: c, parent: st, query: query}, nil
+	return &Stmt{conn: c, parent: st, query: query, capture: capt}, nil
 }
 
 // Close implements driver.Conn.
@@ -104,9 +111,16 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		return nil, driver.ErrSkip // database/sql prepares instead; Stmt handles it
 	}
 	p := c.plan(ctx, query)
+	if capt := p.capture(); capt != nil {
+		if q, ok := c.parent.(driver.QueryerContext); ok {
+			return c.execCaptured(ctx, p, capt, func(ctx context.Context, sql string) (driver.Rows, error) {
+				return q.QueryContext(ctx, sql, args)
+			})
+		}
+	}
 	res, err := ex.ExecContext(ctx, query, args)
 	if err != driver.ErrSkip { //nolint:errorlint // database/sql compares ErrSkip by value
-		c.after(ctx, p, err)
+		c.after(ctx, p, err, nil)
 	}
 	return res, err
 }
@@ -117,8 +131,12 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	return c.query(ctx, c.plan(ctx, query), query, args, func(ctx context.Context) (driver.Rows, error) {
-		return q.QueryContext(ctx, query, args)
+	p := c.plan(ctx, query)
+	return c.query(ctx, p, query, args, p.capture(), func(ctx context.Context, sql string) (driver.Rows, error) {
+		if sql == "" {
+			sql = query
+		}
+		return q.QueryContext(ctx, sql, args)
 	})
 }
 

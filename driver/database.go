@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"context"
 	"database/sql/driver"
 	"sort"
 	"sync"
@@ -122,14 +123,75 @@ func (d *database) newPlan(p *keys.Plan) *plan {
 	return out
 }
 
-// invalidationStamps returns the stamps a step deletes.
-func (d *database) invalidationStamps(rels []string, global bool) []string {
-	out := make([]string, 0, len(rels)+1)
+// invalidationStamps turns changes into the stamps to delete. For a relation
+// known by row images it reads the schemes readers registered (one round
+// trip for all relations) and deletes, for every scheme and image, the
+// conjunction's stamp, or the scheme's when the image does not know one of
+// its columns; a relation without a schemes set, or changed whole, loses its
+// table stamp. If the schemes cannot be read every relation goes whole.
+func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, changes []keys.Change, global bool) []string {
+	var out []string
 	if global {
 		out = append(out, d.globalStamp)
 	}
-	for _, r := range rels {
-		out = append(out, d.stamp(r))
+	var granular []keys.Change
+	for _, c := range changes {
+		if c.Wide {
+			out = append(out, d.stamp(c.Rel))
+		} else if len(c.Images) > 0 {
+			granular = append(granular, c)
+		}
+	}
+	if len(granular) == 0 {
+		return out
+	}
+	sets := make([]string, len(granular))
+	for i, c := range granular {
+		sets[i] = d.schemesSet(c.Rel)
+	}
+	var schemes [][]string
+	var err error
+	if store != nil {
+		schemes, err = store.Schemes(ctx, sets)
+	}
+	if store == nil || err != nil {
+		for _, c := range granular {
+			out = append(out, d.stamp(c.Rel))
+		}
+		return out
+	}
+	seen := map[string]bool{}
+	add := func(k string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for i, c := range granular {
+		if len(schemes[i]) == 0 {
+			add(d.stamp(c.Rel))
+			continue
+		}
+		add(d.conjStamp(c.Rel, "", nil))
+		for _, scheme := range schemes[i] {
+			if scheme == "" {
+				continue
+			}
+			cols := keys.SchemeColumns(scheme)
+			for _, img := range c.Images {
+				vals := make([]string, len(cols))
+				known := true
+				for j, col := range cols {
+					v, ok := img[col]
+					vals[j], known = v, known && ok
+				}
+				if !known {
+					add(d.schemeStamp(c.Rel, scheme))
+					break
+				}
+				add(d.conjStamp(c.Rel, scheme, vals))
+			}
+		}
 	}
 	return out
 }

@@ -12,8 +12,9 @@ import (
 
 // after applies a finished statement's effects: transaction state,
 // invalidations (now in autocommit, queued inside a transaction), schema and
-// session changes. err is the statement's outcome.
-func (c *Conn) after(ctx context.Context, p *plan, err error) {
+// session changes. err is the statement's outcome; captured holds the
+// changes a captured write reported (nil: its relations go whole).
+func (c *Conn) after(ctx context.Context, p *plan, err error, captured []keys.Change) {
 	if !p.effects && err == nil {
 		return
 	}
@@ -21,45 +22,24 @@ func (c *Conn) after(ctx context.Context, p *plan, err error) {
 		c.afterMulti(ctx, p, err)
 		return
 	}
-	rereadSession := false
-	for _, s := range p.Steps {
-		if c.applyStep(ctx, s, err) {
-			rereadSession = true
-		}
-	}
+	s := p.Steps[0]
+	reread := c.applyStep(ctx, s, err, captured)
 	if err != nil && c.tx.Active() {
 		c.tx.MarkFailed() // PostgreSQL now rejects all but ROLLBACK
 	}
-	if err != nil || p.Steps[0].Kind == keys.KindTxn || p.Steps[0].Kind == keys.KindUnknown {
+	if err != nil || s.Kind == keys.KindTxn || s.Kind == keys.KindUnknown {
 		c.reconcileTx(ctx)
 	}
-	c.rereadSession(ctx, rereadSession)
+	c.rereadSession(ctx, reread)
 }
 
-// reconcileTx checks the transaction state against the server's, where the
-// wrapped driver can tell, and errs on the safe side where they disagree: a
-// transaction the server ended has its queue invalidated; one it has open
-// that was not seen starting bypasses the cache.
-func (c *Conn) reconcileTx(ctx context.Context) {
-	switch status := c.serverTxStatus(); {
-	case status == 0:
-	case status == 'I' && c.tx.Active():
-		rels, global, changed := c.tx.End()
-		c.cfg.invalidate(ctx, c.sess.db.invalidationStamps(rels, global))
-		c.rereadSession(ctx, changed)
-	case status != 'I' && !c.tx.Active():
-		c.tx.Begin("", c.sess.defaultIsolation)
-		c.tx.Queue(nil, false) // unseen: treat as dirty
-		if status == 'E' {
-			c.tx.MarkFailed()
-		}
-	}
+func isWrite(s keys.Step) bool {
+	return s.Kind == keys.KindWrite || s.Kind == keys.KindDDL || s.Kind == keys.KindUnknown || s.Global
 }
 
 // applyStep applies one statement's effect and reports whether the session
 // must be re-read.
-func (c *Conn) applyStep(ctx context.Context, s keys.Step, err error) bool {
-	db := c.sess.db
+func (c *Conn) applyStep(ctx context.Context, s keys.Step, err error, captured []keys.Change) bool {
 	switch s.Kind {
 	case keys.KindTxn:
 		return c.applyTxn(ctx, s, err)
@@ -68,44 +48,37 @@ func (c *Conn) applyStep(ctx context.Context, s keys.Step, err error) bool {
 			c.tx.SetIsolation(s.Isolation, "")
 		}
 	case keys.KindDDL:
-		db.schemaChanged()
+		c.sess.db.schemaChanged()
 	}
-	if s.Kind == keys.KindWrite || s.Kind == keys.KindDDL || s.Kind == keys.KindUnknown || s.Global {
+	if isWrite(s) {
+		changes := captured
+		if changes == nil {
+			changes = s.Changes()
+		}
 		switch {
 		case c.tx.Active():
-			c.tx.Queue(s.Invalidate, s.Global)
+			c.tx.Queue(changes, s.Global)
 		case !rejected(err):
-			c.cfg.invalidate(ctx, db.invalidationStamps(s.Invalidate, s.Global))
+			c.cfg.invalidate(ctx, c.sess.db, changes, s.Global)
 		}
 	}
 	return s.SessionChange
 }
 
 func (c *Conn) applyTxn(ctx context.Context, s keys.Step, err error) bool {
-	db := c.sess.db
 	switch s.Txn {
 	case keys.TxnBegin:
 		if err == nil && !c.tx.Active() {
 			c.tx.Begin(s.Isolation, c.sess.defaultIsolation)
 		}
-	case keys.TxnCommit:
-		// Invalidate whatever COMMIT answered: a commit whose reply was lost
-		// may have happened.
-		snapshot := c.tx
-		rels, global, changed := c.tx.End()
-		c.cfg.invalidate(ctx, db.invalidationStamps(rels, global))
+	case keys.TxnCommit, keys.TxnRollback, keys.TxnPrepare:
+		// COMMIT invalidates whatever it answered: a commit whose reply was
+		// lost may have happened. A prepared transaction's writes become
+		// visible at COMMIT PREPARED, which invalidates the whole database.
+		ended := c.tx
+		changed := c.endTx(ctx, s.Txn == keys.TxnCommit)
 		if s.Chain && err == nil {
-			c.tx = snapshot
-			c.tx.Chain()
-		}
-		return changed
-	case keys.TxnRollback, keys.TxnPrepare:
-		// A prepared transaction's writes become visible at COMMIT PREPARED,
-		// which invalidates the whole database.
-		snapshot := c.tx
-		_, _, changed := c.tx.End()
-		if s.Chain && err == nil {
-			c.tx = snapshot
+			c.tx = ended
 			c.tx.Chain()
 		}
 		return changed
@@ -115,10 +88,20 @@ func (c *Conn) applyTxn(ctx context.Context, s keys.Step, err error) bool {
 		}
 	case keys.TxnCommitPrepared:
 		if !rejected(err) {
-			c.cfg.invalidate(ctx, db.invalidationStamps(nil, true))
+			c.cfg.invalidate(ctx, c.sess.db, nil, true)
 		}
 	}
 	return false
+}
+
+// endTx closes the transaction state, invalidating its queue when it
+// committed, and reports whether the session must be re-read.
+func (c *Conn) endTx(ctx context.Context, commit bool) bool {
+	changes, global, changed := c.tx.End()
+	if commit {
+		c.cfg.invalidate(ctx, c.sess.db, changes, global)
+	}
+	return changed
 }
 
 // afterMulti handles a multi-statement string. When it succeeded every step
@@ -129,28 +112,46 @@ func (c *Conn) afterMulti(ctx context.Context, p *plan, err error) {
 	reread := false
 	if err == nil {
 		for _, s := range p.Steps {
-			reread = c.applyStep(ctx, s, nil) || reread
+			reread = c.applyStep(ctx, s, nil, nil) || reread
 		}
 		c.rereadSession(ctx, reread)
 		return
 	}
-	var rels []string
+	var changes []keys.Change
 	global := false
 	for _, s := range p.Steps {
-		rels = append(rels, s.Invalidate...)
+		changes = append(changes, s.Changes()...)
 		global = global || s.Global || s.Kind == keys.KindUnknown || s.Kind == keys.KindDDL
 		reread = reread || s.SessionChange
 		if s.Kind == keys.KindDDL {
 			c.sess.db.schemaChanged()
 		}
 	}
-	c.cfg.invalidate(ctx, c.sess.db.invalidationStamps(rels, global)) // what ran may have committed
+	c.cfg.invalidate(ctx, c.sess.db, changes, global) // what ran may have committed
 	c.reconcileTx(ctx)
 	if c.tx.Active() {
-		c.tx.Queue(rels, global) // and again at COMMIT, if it commits
+		c.tx.Queue(changes, global) // and again at COMMIT, if it commits
 		c.tx.MarkFailed()
 	}
 	c.rereadSession(ctx, reread)
+}
+
+// reconcileTx checks the transaction state against the server's, where the
+// wrapped driver can tell, and errs on the safe side where they disagree: a
+// transaction the server ended has its queue invalidated; one it has open
+// that was not seen starting bypasses the cache.
+func (c *Conn) reconcileTx(ctx context.Context) {
+	switch status := c.serverTxStatus(); {
+	case status == 0:
+	case status == 'I' && c.tx.Active():
+		c.rereadSession(ctx, c.endTx(ctx, true))
+	case status != 'I' && !c.tx.Active():
+		c.tx.Begin("", c.sess.defaultIsolation)
+		c.tx.Dirty() // unseen: its writes are unknown
+		if status == 'E' {
+			c.tx.MarkFailed()
+		}
+	}
 }
 
 // rereadSession re-reads the namespace when asked. Inside a transaction it

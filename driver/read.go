@@ -10,25 +10,37 @@ import (
 	"github.com/cacheops/cacheops/serialize"
 )
 
-type runQuery func(ctx context.Context) (driver.Rows, error)
+// runQuery runs a statement on the wrapped connection: sql is the text to
+// run (a prepared statement runs what it was prepared with).
+type runQuery func(ctx context.Context, sql string) (driver.Rows, error)
 
-// query is the read path shared by Conn.QueryContext and Stmt.QueryContext.
-func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, run runQuery) (driver.Rows, error) {
+// query is the path shared by Conn.QueryContext and Stmt.QueryContext: reads
+// use the cache, captured writes report their rows, everything else passes
+// through and has its effects applied when its rows are closed.
+func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, capt *keys.Capture, run runQuery) (driver.Rows, error) {
 	if p.Cacheable && c.usesCache(ctx) {
 		if key, ok := keys.EntryKey(c.cfg.Prefix, c.sess.namespace, sql, args); ok {
 			return c.cachedQuery(ctx, p, key, args, run)
 		}
 	}
 	c.cfg.stats.Passthrough.Add(1)
-	rows, err := run(ctx)
+	if capt != nil {
+		rows, err := run(ctx, capt.SQL)
+		if err != nil {
+			c.after(ctx, p, err, nil)
+			return nil, err
+		}
+		return newCaptureRows(ctx, c, p, capt, rows), nil
+	}
+	rows, err := run(ctx, sql)
 	if !p.effects {
 		return rows, err
 	}
 	if err != nil {
-		c.after(ctx, p, err)
+		c.after(ctx, p, err, nil)
 		return nil, err
 	}
-	return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err) }}, nil
+	return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err, nil) }}, nil
 }
 
 // usesCache reports whether this connection may read the cache now.
@@ -44,8 +56,9 @@ func (c *Conn) usesCache(ctx context.Context) bool {
 
 // cachedQuery answers from Redis on a valid hit; otherwise it runs the query
 // and records the result for a guarded store when the rows are closed.
-func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driver.NamedValue, run runQuery) (driver.Rows, error) {
+func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driver.NamedValue, run0 runQuery) (driver.Rows, error) {
 	stats := &c.cfg.stats
+	run := func(ctx context.Context) (driver.Rows, error) { return run0(ctx, "") }
 	if ctx.Err() != nil {
 		return run(ctx) // the database reports the cancellation as it would without cacheops
 	}

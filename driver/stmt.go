@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+
+	"github.com/cacheops/cacheops/keys"
 )
 
 var (
@@ -16,9 +18,10 @@ var (
 // Stmt is a prepared statement: reads through it use the cache like any
 // other read, writes through it invalidate like any other write.
 type Stmt struct {
-	conn   *Conn
-	parent driver.Stmt
-	query  string
+	conn    *Conn
+	parent  driver.Stmt
+	query   string
+	capture *keys.Capture
 }
 
 // Close implements driver.Stmt.
@@ -40,6 +43,9 @@ func (s *Stmt) Query(args []driver.Value) (driver.Rows, error) {
 // ExecContext implements driver.StmtExecContext.
 func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	p := s.conn.plan(ctx, s.query)
+	if s.capture != nil {
+		return s.conn.execCaptured(ctx, p, s.capture, s.run(args))
+	}
 	var res driver.Result
 	var err error
 	if ex, ok := s.parent.(driver.StmtExecContext); ok {
@@ -49,13 +55,19 @@ func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	} else {
 		res, err = s.parent.Exec(vals) //nolint:staticcheck // the parent offers nothing else
 	}
-	s.conn.after(ctx, p, err)
+	s.conn.after(ctx, p, err, nil)
 	return res, err
 }
 
 // QueryContext implements driver.StmtQueryContext.
 func (s *Stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.conn.query(ctx, s.conn.plan(ctx, s.query), s.query, args, func(ctx context.Context) (driver.Rows, error) {
+	return s.conn.query(ctx, s.conn.plan(ctx, s.query), s.query, args, s.capture, s.run(args))
+}
+
+// run runs the prepared statement, whatever text it is asked for: it runs
+// what it was prepared with.
+func (s *Stmt) run(args []driver.NamedValue) runQuery {
+	return func(ctx context.Context, _ string) (driver.Rows, error) {
 		if q, ok := s.parent.(driver.StmtQueryContext); ok {
 			return q.QueryContext(ctx, args)
 		}
@@ -64,7 +76,7 @@ func (s *Stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 			return nil, err
 		}
 		return s.parent.Query(vals) //nolint:staticcheck // the parent offers nothing else
-	})
+	}
 }
 
 // CheckNamedValue implements driver.NamedValueChecker.

@@ -16,17 +16,13 @@ type Tx struct {
 // lost may have happened.
 func (t *Tx) Commit() error {
 	err := t.parent.Commit()
-	c := t.conn
-	rels, global, changed := c.tx.End()
-	c.cfg.invalidate(contextBackground(), c.sess.db.invalidationStamps(rels, global))
-	c.rereadSession(contextBackground(), changed)
+	t.conn.rereadSession(contextBackground(), t.conn.endTx(contextBackground(), true))
 	return err
 }
 
 // Rollback rolls back and drops the queued invalidations.
 func (t *Tx) Rollback() error {
 	err := t.parent.Rollback()
-	_, _, changed := t.conn.tx.End()
-	t.conn.rereadSession(contextBackground(), changed)
+	t.conn.rereadSession(contextBackground(), t.conn.endTx(contextBackground(), false))
 	return err
 }

@@ -13,7 +13,7 @@ func Analyse(sql string) *Analysis {
 	if err != nil {
 		return &Analysis{ParseErr: err}
 	}
-	a := &Analysis{Stmts: make([]Statement, 0, len(res.Stmts))}
+	a := &Analysis{SQL: sql, Stmts: make([]Statement, 0, len(res.Stmts))}
 	for _, raw := range res.Stmts {
 		a.Stmts = append(a.Stmts, classify(raw.Stmt))
 	}
@@ -25,7 +25,11 @@ func classify(n *pg_query.Node) Statement {
 	case *pg_query.Node_SelectStmt:
 		return classifySelect(n, s.SelectStmt)
 	case *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt, *pg_query.Node_MergeStmt:
-		return collectedWrite(n)
+		st := collectedWrite(n)
+		if len(st.Writes) == 1 {
+			plainWrite(n, &st)
+		}
+		return st
 	case *pg_query.Node_TruncateStmt:
 		st := Statement{Kind: KindWrite, TruncateCascade: s.TruncateStmt.Behavior == pg_query.DropBehavior_DROP_CASCADE}
 		for _, r := range s.TruncateStmt.Relations {
@@ -94,6 +98,38 @@ func collectedWrite(n *pg_query.Node) Statement {
 	st := collect(n)
 	st.Kind = KindWrite
 	return st
+}
+
+// plainWrite records what a capture needs of an INSERT, UPDATE or DELETE
+// whose only write is its own (no data-modifying WITH query).
+func plainWrite(n *pg_query.Node, st *Statement) {
+	var rv *pg_query.RangeVar
+	switch s := n.Node.(type) {
+	case *pg_query.Node_InsertStmt:
+		st.Op, rv = OpInsert, s.InsertStmt.Relation
+		if oc := s.InsertStmt.OnConflictClause; oc != nil && oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
+			st.Assigned = assignedColumns(oc.TargetList)
+		}
+	case *pg_query.Node_UpdateStmt:
+		st.Op, rv = OpUpdate, s.UpdateStmt.Relation
+		st.Assigned = assignedColumns(s.UpdateStmt.TargetList)
+	case *pg_query.Node_DeleteStmt:
+		st.Op, rv = OpDelete, s.DeleteStmt.Relation
+	default:
+		return
+	}
+	ref := relRef(rv)
+	st.Target, st.TargetAlias = &ref, planName(rv)
+}
+
+func assignedColumns(targets []*pg_query.Node) []string {
+	var cols []string
+	for _, t := range targets {
+		if rt := t.GetResTarget(); rt != nil {
+			cols = append(cols, rt.Name)
+		}
+	}
+	return cols
 }
 
 func classifyExplain(e *pg_query.ExplainStmt) Statement {

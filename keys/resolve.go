@@ -18,12 +18,40 @@ type Step struct {
 	Txn       TxnOp
 	Chain     bool
 	Isolation string
-	// Invalidate lists the relation keys whose stamps a write must delete.
+	// Invalidate lists the relation keys a write invalidates whole.
 	Invalidate []string
+	// Capture, when set, makes a write granular: it reports its rows and
+	// invalidates Capture's relations by them (Invalidate is then empty).
+	Capture *Capture
 	// Global: invalidate every entry of the database.
 	Global bool
 	// SessionChange: re-read the session's namespace afterwards.
 	SessionChange bool
+}
+
+// Relations lists every relation a write step may invalidate, sorted.
+func (s Step) Relations() []string {
+	set := map[string]bool{}
+	for _, r := range s.Invalidate {
+		set[r] = true
+	}
+	if c := s.Capture; c != nil {
+		for _, ch := range c.WideChanges() {
+			set[ch.Rel] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Changes is the step's effect when no rows were captured: its relations,
+// invalidated whole.
+func (s Step) Changes() []Change {
+	return WideOf(s.Relations())
 }
 
 // Plan is an analysis bound to a catalog and a session.
@@ -59,7 +87,13 @@ func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
 	}
 	r := resolver{cat: cat, s: s, p: p}
 	for i := range a.Stmts {
-		p.Steps = append(p.Steps, r.step(&a.Stmts[i]))
+		step := r.step(&a.Stmts[i])
+		if len(a.Stmts) == 1 && step.Kind == KindWrite && !step.Global {
+			if c := r.planCapture(a.SQL, &a.Stmts[i]); c != nil {
+				step.Capture, step.Invalidate = c, nil
+			}
+		}
+		p.Steps = append(p.Steps, step)
 	}
 	if len(a.Stmts) == 1 && p.Steps[0].Kind == KindRead {
 		r.read(&a.Stmts[0])

@@ -1,7 +1,9 @@
 package keys
 
 import (
+	"database/sql/driver"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/cacheops/cacheops/catalog"
@@ -10,8 +12,10 @@ import (
 func testCatalog() *catalog.Catalog {
 	rels := []*catalog.Relation{
 		{OID: 1, Schema: "public", Name: "category", Kind: 'r', CascadeChildren: []uint32{2}, Referencing: []uint32{2},
+			ForeignKeys: []catalog.ForeignKey{{Child: 2, Cols: []string{"category_id"}, RefCols: []string{"id"}, OnDelete: 'c', OnUpdate: 'a'}},
 			Columns: map[string]catalog.ValueKind{"id": catalog.IntKind, "title": catalog.TextKind}},
 		{OID: 2, Schema: "public", Name: "post", Kind: 'r', CascadeChildren: []uint32{3}, Referencing: []uint32{3},
+			ForeignKeys: []catalog.ForeignKey{{Child: 3, Cols: []string{"post_id"}, RefCols: []string{"id"}, OnDelete: 'c', OnUpdate: 'c'}},
 			Columns: map[string]catalog.ValueKind{"id": catalog.IntKind, "title": catalog.TextKind, "category_id": catalog.IntKind,
 				"visible": catalog.BoolKind, "score": catalog.NoKind}},
 		{OID: 3, Schema: "public", Name: "extra", Kind: 'r',
@@ -131,8 +135,8 @@ func TestResolveWrites(t *testing.T) {
 			if s.Global != c.global {
 				t.Fatalf("global = %v, want %v (%+v)", s.Global, c.global, s)
 			}
-			if !c.global && !reflect.DeepEqual(s.Invalidate, c.invalidate) && len(c.invalidate)+len(s.Invalidate) > 0 {
-				t.Fatalf("invalidate %v, want %v", s.Invalidate, c.invalidate)
+			if got := s.Relations(); !c.global && !reflect.DeepEqual(got, c.invalidate) && len(c.invalidate)+len(got) > 0 {
+				t.Fatalf("invalidate %v, want %v", got, c.invalidate)
 			}
 		})
 	}
@@ -152,5 +156,66 @@ func TestResolveWithoutCatalogIsSafe(t *testing.T) {
 	}
 	if p := resolve("SELECT set_config('search_path', 'x', false)", publicSession); !p.Steps[0].SessionChange {
 		t.Fatal("set_config changes the session")
+	}
+}
+
+func TestCapturePlans(t *testing.T) {
+	p := resolve("DELETE FROM category WHERE id = 3", publicSession)
+	c := p.Steps[0].Capture
+	if c == nil {
+		t.Fatal("no capture")
+	}
+	if !strings.Contains(c.SQL, "RETURNING category.id, category.title") {
+		t.Fatalf("sql %s", c.SQL)
+	}
+	if len(c.FKs) != 1 || c.FKs[0].Col != "category_id" || c.FKs[0].Rels[0] != `"public"."post"` {
+		t.Fatalf("fks %+v", c.FKs)
+	}
+	if !reflect.DeepEqual(c.Wide, []string{`"public"."extra"`}) {
+		t.Fatalf("wide %v", c.Wide)
+	}
+	changes := c.Changes([][]driver.Value{{int64(3), "Perl"}}, false)
+	want := []Change{
+		{Rel: `"public"."category"`, Images: []map[string]string{{"id": "3", "title": "Perl"}}},
+		{Rel: `"public"."extra"`, Wide: true},
+		{Rel: `"public"."post"`, Images: []map[string]string{{"category_id": "3"}}},
+	}
+	if !reflect.DeepEqual(changes, want) {
+		t.Fatalf("changes %+v", changes)
+	}
+
+	p = resolve("UPDATE post p SET category_id = 2, title = $1 FROM category c WHERE c.id = p.category_id RETURNING p.title", publicSession)
+	c = p.Steps[0].Capture
+	if c == nil || !c.Assigned["category_id"] || !c.Assigned["title"] || len(c.FKs) != 0 || len(c.Wide) != 0 {
+		t.Fatalf("%+v", c)
+	}
+	if !strings.HasSuffix(c.SQL, "RETURNING p.title, p.category_id, p.id, p.title, p.visible") {
+		t.Fatalf("sql %s", c.SQL)
+	}
+	changes = c.Changes([][]driver.Value{{int64(2), int64(1), "x", true}}, false)
+	imgs := changes[0].Images
+	if len(imgs) != 2 || imgs[1]["id"] != "1" || imgs[1]["visible"] != "t" || len(imgs[1]) != 2 {
+		t.Fatalf("the old image must know only the columns the UPDATE leaves alone: %+v", imgs)
+	}
+
+	// Updating a referenced key cascades to a child that cannot be followed by key.
+	if c := resolve("UPDATE post SET id = 9 WHERE id = 1", publicSession).Steps[0].Capture; c == nil || !reflect.DeepEqual(c.Wide, []string{`"public"."extra"`}) {
+		t.Fatalf("%+v", c)
+	}
+	if c := resolve("UPDATE post SET title = 'x' WHERE id = 1", publicSession).Steps[0].Capture; c == nil || len(c.Wide) != 0 {
+		t.Fatalf("a key left alone cascades nowhere: %+v", c)
+	}
+	for _, sql := range []string{
+		"WITH d AS (DELETE FROM extra RETURNING *) UPDATE post SET title = 'x'",
+		"INSERT INTO post_view(id) VALUES (1)",
+		"MERGE INTO post p USING category c ON p.category_id = c.id WHEN MATCHED THEN DELETE",
+		"UPDATE audited SET x = 1",
+	} {
+		if c := resolve(sql, publicSession).Steps[0].Capture; c != nil {
+			t.Errorf("%s: captured", sql)
+		}
+	}
+	if c := resolve("INSERT INTO post(title) VALUES ('x'); SELECT 1", publicSession).Steps[0].Capture; c != nil {
+		t.Error("multi-statement: captured")
 	}
 }

@@ -43,6 +43,16 @@ const (
 	TxnRollbackPrepared
 )
 
+// WriteOp is the verb of a plain write.
+type WriteOp uint8
+
+const (
+	OpNone WriteOp = iota
+	OpInsert
+	OpUpdate
+	OpDelete
+)
+
 // RelRef is a relation as written in the SQL: Schema is empty when the name
 // is unqualified and resolves through search_path.
 type RelRef struct {
@@ -70,6 +80,12 @@ type Statement struct {
 	// Scopes are the SELECTs of a read with their FROM relations and
 	// predicates, for conjunction keys.
 	Scopes []Scope
+	// Op, Target, TargetAlias and Assigned describe a plain INSERT, UPDATE or
+	// DELETE (no data-modifying WITH) whose rows can be captured.
+	Op          WriteOp
+	Target      *RelRef
+	TargetAlias string
+	Assigned    []string
 	// Funcs are the functions called, resolved against pg_proc by Resolve.
 	Funcs []FuncRef
 	// NoCache is why a read can never be cached, whatever the catalog says.
@@ -92,6 +108,8 @@ type Statement struct {
 // Analysis is the result of analysing one SQL text.
 type Analysis struct {
 	Stmts []Statement
+	// SQL is the text analysed.
+	SQL string
 	// ParseErr is set when pg_query could not parse the text: the SQL goes to
 	// PostgreSQL unchanged, is never cached and is treated as unknown.
 	ParseErr error

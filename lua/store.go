@@ -116,6 +116,28 @@ func (s *Store) Put(ctx context.Context, entry string, stamps []string, tokens s
 	return n == 1, err
 }
 
+// Schemes reads the schemes sets of the relations a write changed, in one
+// round trip. A set that does not exist comes back nil: its relation must be
+// invalidated whole.
+func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) {
+	if len(sets) == 0 {
+		return nil, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringSliceCmd, len(sets))
+	for i, k := range sets {
+		cmds[i] = pipe.SMembers(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(sets))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
 // Invalidate deletes stamps.
 func (s *Store) Invalidate(ctx context.Context, stamps []string) error {
 	if len(stamps) == 0 {

@@ -3,7 +3,13 @@ package txn
 import (
 	"sort"
 	"strings"
+
+	"github.com/cacheops/cacheops/keys"
 )
+
+// maxImages bounds the row images a transaction keeps per relation; past it
+// the relation is invalidated whole at COMMIT.
+const maxImages = 2 * keys.MaxCapturedRows
 
 // State is one connection's transaction state. The zero value is "no
 // transaction". It is not safe for concurrent use; database/sql never uses a
@@ -19,7 +25,7 @@ type State struct {
 	// the transaction ends, so the session is re-read afterwards.
 	sessionChanged bool
 	global         bool
-	pending        map[string]struct{}
+	pending        map[string]*keys.Change
 }
 
 // Begin starts a transaction at the given isolation level ("" for the
@@ -49,16 +55,30 @@ func (s *State) UsesCache() bool {
 	return !s.active || !(s.snapshot || s.dirty || s.failed)
 }
 
-// Queue records invalidations to run at COMMIT and makes the transaction
-// dirty: from now on it may see rows no other connection sees.
-func (s *State) Queue(keys []string, global bool) {
+// Dirty makes the transaction bypass the cache from now on: it may see rows
+// no other connection sees.
+func (s *State) Dirty() { s.dirty = true }
+
+// Queue records changes to invalidate at COMMIT and makes the transaction
+// dirty.
+func (s *State) Queue(changes []keys.Change, global bool) {
 	s.dirty = true
 	s.global = s.global || global
-	if s.pending == nil && len(keys) > 0 {
-		s.pending = make(map[string]struct{}, len(keys))
+	if s.pending == nil && len(changes) > 0 {
+		s.pending = make(map[string]*keys.Change, len(changes))
 	}
-	for _, k := range keys {
-		s.pending[k] = struct{}{}
+	for _, c := range changes {
+		p := s.pending[c.Rel]
+		if p == nil {
+			p = &keys.Change{Rel: c.Rel}
+			s.pending[c.Rel] = p
+		}
+		p.Wide = p.Wide || c.Wide || len(p.Images)+len(c.Images) > maxImages
+		if p.Wide {
+			p.Images = nil
+		} else {
+			p.Images = append(p.Images, c.Images...)
+		}
 	}
 }
 
@@ -80,17 +100,17 @@ func (s *State) Chain() {
 	*s = State{active: true, snapshot: snapshot}
 }
 
-// End closes the transaction and returns what it queued, sorted, and whether
-// the session must be re-read. The caller runs the invalidations after a
-// COMMIT (whatever its outcome: a commit whose reply was lost may have
-// happened) and drops them after a ROLLBACK.
-func (s *State) End() (keys []string, global, sessionChanged bool) {
-	keys = make([]string, 0, len(s.pending))
-	for k := range s.pending {
-		keys = append(keys, k)
+// End closes the transaction and returns what it queued, sorted by relation,
+// and whether the session must be re-read. The caller runs the invalidations
+// after a COMMIT (whatever its outcome: a commit whose reply was lost may
+// have happened) and drops them after a ROLLBACK.
+func (s *State) End() (changes []keys.Change, global, sessionChanged bool) {
+	changes = make([]keys.Change, 0, len(s.pending))
+	for _, c := range s.pending {
+		changes = append(changes, *c)
 	}
-	sort.Strings(keys)
+	sort.Slice(changes, func(i, j int) bool { return changes[i].Rel < changes[j].Rel })
 	global, sessionChanged = s.global, s.sessionChanged
 	*s = State{}
-	return keys, global, sessionChanged
+	return changes, global, sessionChanged
 }

@@ -3,6 +3,8 @@ package txn
 import (
 	"reflect"
 	"testing"
+
+	"github.com/cacheops/cacheops/keys"
 )
 
 func TestStateUsesCache(t *testing.T) {
@@ -16,10 +18,11 @@ func TestStateUsesCache(t *testing.T) {
 		{"explicit repeatable read", func(s *State) { s.Begin("repeatable read", "read committed") }, false},
 		{"default serializable", func(s *State) { s.Begin("", "serializable") }, false},
 		{"SET TRANSACTION", func(s *State) { s.Begin("", "read committed"); s.SetIsolation("serializable", "") }, false},
-		{"dirty", func(s *State) { s.Begin("", ""); s.Queue([]string{"a"}, false) }, false},
+		{"dirty", func(s *State) { s.Begin("", ""); s.Queue(keys.WideOf([]string{"a"}), false) }, false},
 		{"failed", func(s *State) { s.Begin("", ""); s.MarkFailed() }, false},
 		{"recovered by savepoint", func(s *State) { s.Begin("", ""); s.MarkFailed(); s.RolledBackToSavepoint() }, true},
 		{"ended", func(s *State) { s.Begin("", ""); s.Queue(nil, true); s.End() }, true},
+		{"chained keeps the level", func(s *State) { s.Begin("serializable", ""); s.Chain() }, false},
 	}
 	for _, c := range cases {
 		var s State
@@ -30,17 +33,32 @@ func TestStateUsesCache(t *testing.T) {
 	}
 }
 
-func TestEndReturnsTheQueueOnce(t *testing.T) {
+func TestQueueMergesChangesPerRelation(t *testing.T) {
 	var s State
 	s.Begin("", "")
-	s.Queue([]string{"b", "a"}, false)
-	s.Queue([]string{"a", "c"}, true)
+	s.Queue([]keys.Change{{Rel: "b", Images: []map[string]string{{"id": "1"}}}, {Rel: "a", Wide: true}}, false)
+	s.Queue([]keys.Change{{Rel: "b", Images: []map[string]string{{"id": "2"}}}, {Rel: "a", Images: []map[string]string{{"id": "3"}}}}, true)
 	s.MarkSessionChanged()
-	keys, global, changed := s.End()
-	if !reflect.DeepEqual(keys, []string{"a", "b", "c"}) || !global || !changed {
-		t.Fatalf("%v %v %v", keys, global, changed)
+	changes, global, changed := s.End()
+	want := []keys.Change{{Rel: "a", Wide: true}, {Rel: "b", Images: []map[string]string{{"id": "1"}, {"id": "2"}}}}
+	if !reflect.DeepEqual(changes, want) || !global || !changed {
+		t.Fatalf("%+v %v %v", changes, global, changed)
 	}
-	if keys, global, _ := s.End(); len(keys) != 0 || global || s.Active() {
+	if changes, global, _ := s.End(); len(changes) != 0 || global || s.Active() {
 		t.Fatal("End must reset the state")
+	}
+}
+
+func TestQueueGoesWidePastTheImageLimit(t *testing.T) {
+	var s State
+	s.Begin("", "")
+	img := make([]map[string]string, maxImages)
+	for i := range img {
+		img[i] = map[string]string{"id": "1"}
+	}
+	s.Queue([]keys.Change{{Rel: "a", Images: img}}, false)
+	s.Queue([]keys.Change{{Rel: "a", Images: img[:1]}}, false)
+	if changes, _, _ := s.End(); !changes[0].Wide || changes[0].Images != nil {
+		t.Fatalf("%+v", changes[0].Wide)
 	}
 }

@@ -1,0 +1,98 @@
+package driver
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+
+	"github.com/cacheops/cacheops/keys"
+)
+
+// capture is the plan's capture, for a single plain write.
+func (p *plan) capture() *keys.Capture {
+	if len(p.Steps) == 1 {
+		return p.Steps[0].Capture
+	}
+	return nil
+}
+
+// captureRows serves the rows of a captured write: the caller sees only its
+// own RETURNING columns (none for Exec); the hidden ones, last in each row,
+// are kept and turned into changes when the rows are closed, which is when
+// the statement has finished.
+type captureRows struct {
+	forwardRows
+	conn    *Conn
+	ctx     context.Context
+	plan    *plan
+	capture *keys.Capture
+	visible int
+	full    []driver.Value
+	rows    [][]driver.Value
+	over    bool
+	count   int64
+	done    bool
+}
+
+func newCaptureRows(ctx context.Context, c *Conn, p *plan, capt *keys.Capture, rows driver.Rows) *captureRows {
+	n := len(rows.Columns())
+	return &captureRows{forwardRows: forwardRows{rows}, conn: c, ctx: ctx, plan: p, capture: capt,
+		visible: n - len(capt.Cols), full: make([]driver.Value, n)}
+}
+
+func (r *captureRows) Columns() []string { return r.Rows.Columns()[:r.visible] }
+
+func (r *captureRows) Next(dest []driver.Value) error {
+	if err := r.Rows.Next(r.full); err != nil {
+		return err
+	}
+	r.count++
+	copy(dest, r.full[:r.visible])
+	switch {
+	case r.over:
+	case len(r.rows) >= keys.MaxCapturedRows:
+		r.over, r.rows = true, nil
+	default:
+		r.rows = append(r.rows, append([]driver.Value(nil), r.full[r.visible:]...))
+	}
+	return nil
+}
+
+func (r *captureRows) Close() error {
+	if r.done {
+		return r.Rows.Close()
+	}
+	r.done = true
+	// The rows not read yet were written too: read them for their keys.
+	for err := error(nil); err == nil; {
+		err = r.Next(make([]driver.Value, r.visible))
+	}
+	err := r.Rows.Close()
+	r.conn.after(r.ctx, r.plan, err, r.capture.Changes(r.rows, r.over))
+	return err
+}
+
+// execCaptured runs a captured write for Exec: RowsAffected is the number of
+// rows the statement returned, one per row it wrote.
+func (c *Conn) execCaptured(ctx context.Context, p *plan, capt *keys.Capture, run runQuery) (driver.Result, error) {
+	rows, err := run(ctx, capt.SQL)
+	if err != nil {
+		c.after(ctx, p, err, nil)
+		return nil, err
+	}
+	r := newCaptureRows(ctx, c, p, capt, rows)
+	dest := make([]driver.Value, r.visible)
+	for {
+		if err = r.Next(dest); err != nil {
+			break
+		}
+	}
+	cerr := r.Close()
+	if err != io.EOF { //nolint:errorlint // drivers return io.EOF itself
+		return nil, err
+	}
+	if cerr != nil {
+		return nil, cerr
+	}
+	return driver.RowsAffected(r.count), nil
+}
