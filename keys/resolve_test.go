@@ -13,7 +13,7 @@ func testCatalog() *catalog.Catalog {
 	rels := []*catalog.Relation{
 		{OID: 1, Schema: "public", Name: "category", Kind: 'r', CascadeChildren: []uint32{2}, Referencing: []uint32{2},
 			ForeignKeys: []catalog.ForeignKey{{Child: 2, Cols: []string{"category_id"}, RefCols: []string{"id"}, OnDelete: 'c', OnUpdate: 'a'}},
-			Columns: map[string]catalog.ValueKind{"id": catalog.IntKind, "title": catalog.TextKind}},
+			Columns:     map[string]catalog.ValueKind{"id": catalog.IntKind, "title": catalog.TextKind}},
 		{OID: 2, Schema: "public", Name: "post", Kind: 'r', CascadeChildren: []uint32{3}, Referencing: []uint32{3},
 			ForeignKeys: []catalog.ForeignKey{{Child: 3, Cols: []string{"post_id"}, RefCols: []string{"id"}, OnDelete: 'c', OnUpdate: 'c'}},
 			Columns: map[string]catalog.ValueKind{"id": catalog.IntKind, "title": catalog.TextKind, "category_id": catalog.IntKind,
