@@ -39,6 +39,12 @@ type Options struct {
 	// RedisTimeout bounds each Redis call on the read path; a slower Redis
 	// is treated as down for that call. Zero: 250 ms.
 	RedisTimeout time.Duration
+	// MaxInList: IN (…) lists and = ANY($n) arrays up to this long make one
+	// conjunction per value; longer ones are read as "any row". Zero: 16.
+	MaxInList int
+	// MaxCapturedRows: a write that changes more rows in one statement
+	// invalidates its tables whole instead of row by row. Zero: 1,000.
+	MaxCapturedRows int
 }
 
 // Cache is a configured cache; it opens caching *sql.DBs.
@@ -76,12 +82,14 @@ func New(opts Options) (*Cache, error) {
 		prefix = "cacheops:"
 	}
 	c.cfg = (&cdriver.Config{
-		Store:        lua.NewStore(c.rdb),
-		Prefix:       prefix,
-		TTL:          opts.TTL,
-		MaxRows:      opts.MaxRows,
-		Disabled:     opts.Disabled,
-		RedisTimeout: opts.RedisTimeout,
+		Store:           lua.NewStore(c.rdb),
+		Prefix:          prefix,
+		TTL:             opts.TTL,
+		MaxRows:         opts.MaxRows,
+		Disabled:        opts.Disabled,
+		RedisTimeout:    opts.RedisTimeout,
+		MaxInList:       opts.MaxInList,
+		MaxCapturedRows: opts.MaxCapturedRows,
 	}).Init()
 	return c, nil
 }

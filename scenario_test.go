@@ -2,7 +2,10 @@ package cacheops_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/cacheops/cacheops"
 )
 
 // read is one cached query of a scenario and what the write must do to it.
@@ -146,4 +149,39 @@ func prepared(q string, args ...any) func(e *env) {
 			e.t.Fatal(fmt.Errorf("%s: %w", q, err))
 		}
 	}
+}
+
+// The limits trade granularity for bounded work: past them a read depends on
+// any row and a write invalidates its table whole. Both directions are
+// checked against the defaults.
+func TestLimitsWidenInvalidation(t *testing.T) {
+	t.Parallel()
+	in3 := "SELECT * FROM post WHERE id IN (1, 2, 3) ORDER BY id"
+	one := "SELECT * FROM post WHERE id = 1"
+	mass := func(e *env) { e.exec("UPDATE post SET title = 'mass' WHERE id IN (2, 3)") }
+	t.Run("defaults", func(t *testing.T) {
+		e := newFixture(t)
+		e.cached(in3)
+		e.cached(one)
+		e.outOfBand("UPDATE post SET title = 'oob' WHERE id = 1")
+		e.exec("INSERT INTO post(title) VALUES ('new')")
+		e.kept(in3)
+		mass(e)
+		e.kept(one)
+	})
+	t.Run("small", func(t *testing.T) {
+		e := newFixture(t, func(o *cacheops.Options) { o.MaxInList = 2; o.MaxCapturedRows = 1 })
+		e.cached(in3)
+		e.outOfBand("UPDATE post SET title = 'oob' WHERE id = 1")
+		e.exec("INSERT INTO post(title) VALUES ('new')") // the IN list is past the limit: any row
+		e.fresh(in3)
+		if got := e.read(in3); !strings.Contains(got, "oob") {
+			t.Fatal(got)
+		}
+		e.outOfBand("UPDATE post SET title = 'Cacheops' WHERE id = 1")
+		e.cached(one)
+		e.outOfBand("UPDATE post SET title = 'oob' WHERE id = 1")
+		mass(e) // two rows, past the capture limit: the table goes whole
+		e.fresh(one)
+	})
 }

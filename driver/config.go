@@ -28,6 +28,12 @@ type Config struct {
 	Disabled bool
 	// RedisTimeout bounds every Redis call on the read path.
 	RedisTimeout time.Duration
+	// MaxInList: IN lists and ANY arrays up to this long are kept as
+	// conjunction terms.
+	MaxInList int
+	// MaxCapturedRows: a write reporting more rows invalidates its tables
+	// whole.
+	MaxCapturedRows int
 
 	stats    Stats
 	analyses *lru.Cache[string, *keys.Analysis]
@@ -51,6 +57,12 @@ func (c *Config) Init() *Config {
 	if c.RedisTimeout <= 0 {
 		c.RedisTimeout = 250 * time.Millisecond
 	}
+	if c.MaxInList <= 0 {
+		c.MaxInList = keys.DefaultMaxInList
+	}
+	if c.MaxCapturedRows <= 0 {
+		c.MaxCapturedRows = keys.DefaultMaxCapturedRows
+	}
 	c.analyses, _ = lru.New[string, *keys.Analysis](4096)
 	return c
 }
@@ -63,7 +75,7 @@ func (c *Config) analyse(sql string) *keys.Analysis {
 	if a, ok := c.analyses.Get(sql); ok {
 		return a
 	}
-	a := keys.Analyse(sql)
+	a := keys.AnalyseWith(sql, c.MaxInList)
 	c.analyses.Add(sql, a)
 	return a
 }

@@ -66,7 +66,7 @@ func (d *database) schemesSet(rel string) string { return d.stamp(rel) + ":schem
 // relations', then per conjunction the conjunction's and its scheme's) and
 // the schemes it must register before it runs the query.
 func (d *database) readKeys(p *plan, args []driver.NamedValue) ([]string, []lua.Registration) {
-	inst := keys.Instantiate(p.Conjs, args)
+	inst := keys.Instantiate(p.Conjs, args, p.MaxInList)
 	stamps := make([]string, 0, len(p.stamps)+2*len(inst))
 	stamps = append(stamps, p.stamps...)
 	seen := map[string]bool{}

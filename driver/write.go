@@ -50,7 +50,7 @@ func (r *captureRows) Next(dest []driver.Value) error {
 	copy(dest, r.full[:r.visible])
 	switch {
 	case r.over:
-	case len(r.rows) >= keys.MaxCapturedRows:
+	case len(r.rows) >= r.conn.cfg.MaxCapturedRows:
 		r.over, r.rows = true, nil
 	default:
 		r.rows = append(r.rows, append([]driver.Value(nil), r.full[r.visible:]...))

@@ -6,24 +6,32 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 )
 
-// Analyse parses sql with pg_query and classifies every statement in it. It
-// never fails: text that does not parse yields an Analysis with ParseErr set.
-func Analyse(sql string) *Analysis {
+// Analyse parses sql with pg_query and classifies every statement in it,
+// with the default limits. It never fails: text that does not parse yields
+// an Analysis with ParseErr set.
+func Analyse(sql string) *Analysis { return AnalyseWith(sql, DefaultMaxInList) }
+
+// AnalyseWith is Analyse keeping IN lists and ANY arrays of up to maxIn
+// values as terms.
+func AnalyseWith(sql string, maxIn int) *Analysis {
+	if maxIn <= 0 {
+		maxIn = DefaultMaxInList
+	}
 	res, err := pg_query.Parse(sql)
 	if err != nil {
-		return &Analysis{ParseErr: err}
+		return &Analysis{SQL: sql, MaxInList: maxIn, ParseErr: err}
 	}
-	a := &Analysis{SQL: sql, Stmts: make([]Statement, 0, len(res.Stmts))}
+	a := &Analysis{SQL: sql, MaxInList: maxIn, Stmts: make([]Statement, 0, len(res.Stmts))}
 	for _, raw := range res.Stmts {
-		a.Stmts = append(a.Stmts, classify(raw.Stmt))
+		a.Stmts = append(a.Stmts, classify(raw.Stmt, maxIn))
 	}
 	return a
 }
 
-func classify(n *pg_query.Node) Statement {
+func classify(n *pg_query.Node, maxIn int) Statement {
 	switch s := n.Node.(type) {
 	case *pg_query.Node_SelectStmt:
-		return classifySelect(n, s.SelectStmt)
+		return classifySelect(n, s.SelectStmt, maxIn)
 	case *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt, *pg_query.Node_MergeStmt:
 		st := collectedWrite(n)
 		if len(st.Writes) == 1 {
@@ -49,7 +57,7 @@ func classify(n *pg_query.Node) Statement {
 	case *pg_query.Node_RefreshMatViewStmt:
 		return Statement{Kind: KindWrite, Writes: []RelRef{relRef(s.RefreshMatViewStmt.Relation)}}
 	case *pg_query.Node_ExplainStmt:
-		return classifyExplain(s.ExplainStmt)
+		return classifyExplain(s.ExplainStmt, maxIn)
 	case *pg_query.Node_TransactionStmt:
 		return classifyTxn(s.TransactionStmt)
 	case *pg_query.Node_VariableSetStmt:
@@ -79,7 +87,7 @@ func classify(n *pg_query.Node) Statement {
 	}
 }
 
-func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt) Statement {
+func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt, maxIn int) Statement {
 	st := collect(n)
 	switch {
 	case sel.IntoClause != nil:
@@ -89,7 +97,7 @@ func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt) Statement {
 		st.Kind = KindWrite // a data-modifying CTE
 	default:
 		st.Kind = KindRead
-		st.Scopes = scopes(n, st.CTENames)
+		st.Scopes = scopes(n, st.CTENames, maxIn)
 	}
 	return st
 }
@@ -132,11 +140,11 @@ func assignedColumns(targets []*pg_query.Node) []string {
 	return cols
 }
 
-func classifyExplain(e *pg_query.ExplainStmt) Statement {
+func classifyExplain(e *pg_query.ExplainStmt, maxIn int) Statement {
 	for _, o := range e.Options {
 		if d := o.GetDefElem(); d != nil && d.Defname == "analyze" && defElemTrue(d) {
 			// EXPLAIN ANALYZE runs the statement, writes included.
-			inner := classify(e.Query)
+			inner := classify(e.Query, maxIn)
 			if inner.Kind == KindRead {
 				inner.Kind, inner.NoCache = KindPassThrough, "EXPLAIN"
 			}

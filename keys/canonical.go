@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"encoding/hex"
 	"math"
+	"math/big"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,6 +16,10 @@ import (
 // No canonical value of any kind can equal it: PostgreSQL text cannot hold
 // a NUL byte.
 const Null = "\x00"
+
+// NumericLiteral is a SQL numeric constant such as 3.0 or 1e3: compared with
+// an integer column it means the integer it equals, if any.
+type NumericLiteral string
 
 // Canonical returns the one text form v takes for a column of kind k, so that
 // a read's argument, a SQL literal and a value a write returned meet at the
@@ -78,6 +83,13 @@ func deref(v any) (out any, ok bool) {
 }
 
 func canonicalInt(v any) (string, bool) {
+	if n, ok := v.(NumericLiteral); ok {
+		r, ok := new(big.Rat).SetString(string(n))
+		if !ok || !r.IsInt() || !r.Num().IsInt64() {
+			return "", false
+		}
+		return r.Num().String(), true
+	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

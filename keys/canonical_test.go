@@ -18,6 +18,7 @@ func TestCanonicalValuesMeet(t *testing.T) {
 		forms []any
 	}{
 		{catalog.IntKind, "3", []any{3, int64(3), int32(3), int16(3), uint8(3), "3", "03", " +3 ", 3.0, float32(3), &three,
+			NumericLiteral("3.0"), NumericLiteral("3.000"), NumericLiteral("0.3e1"),
 			pgtype.Int4{Int32: 3, Valid: true}, []byte("3")}},
 		{catalog.IntKind, "-9223372036854775808", []any{int64(-9223372036854775808), "-9223372036854775808"}},
 		{catalog.BoolKind, "t", []any{true, "t", "true", "TRUE", "yes", "y", "on", "1", " tr ", "ye"}},
@@ -47,7 +48,7 @@ func TestCanonicalRefuses(t *testing.T) {
 		kind catalog.ValueKind
 		v    any
 	}{
-		{catalog.IntKind, 3.5}, {catalog.IntKind, "3.0"}, {catalog.IntKind, "0x1F"}, {catalog.IntKind, "1_000"},
+		{catalog.IntKind, 3.5}, {catalog.IntKind, "3.0"}, {catalog.IntKind, NumericLiteral("3.5")}, {catalog.TextKind, NumericLiteral("3")}, {catalog.IntKind, "0x1F"}, {catalog.IntKind, "1_000"},
 		{catalog.IntKind, ""}, {catalog.IntKind, true}, {catalog.IntKind, uint64(1 << 63)}, {catalog.IntKind, "99999999999999999999"},
 		{catalog.BoolKind, "o"}, {catalog.BoolKind, "maybe"}, {catalog.BoolKind, 1}, {catalog.BoolKind, ""},
 		{catalog.TextKind, 3}, {catalog.UUIDKind, "a0eebc99"}, {catalog.UUIDKind, "a0eebc99--9c0b-4ef8-bb6d-6bb9bd380a11"},

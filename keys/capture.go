@@ -10,9 +10,9 @@ import (
 	"github.com/cacheops/cacheops/catalog"
 )
 
-// MaxCapturedRows bounds the rows a write reports per statement; past it the
-// write invalidates its tables whole.
-const MaxCapturedRows = 1000
+// DefaultMaxCapturedRows bounds the rows a write reports per statement by
+// default; past it the write invalidates its tables whole.
+const DefaultMaxCapturedRows = 1000
 
 // Change is what a write did to one relation, as far as invalidation can tell.
 type Change struct {
@@ -54,7 +54,7 @@ type FKEffect struct {
 }
 
 // Changes turns the captured values (one []driver.Value per returned row,
-// in Cols order) into changes. over: more rows than MaxCapturedRows.
+// in Cols order) into changes. over: more rows than the capture limit.
 func (c *Capture) Changes(rows [][]driver.Value, over bool) []Change {
 	if over {
 		return c.WideChanges()

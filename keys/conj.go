@@ -63,12 +63,12 @@ func ConjID(scheme string, values []string) string {
 // whose argument has no canonical form is dropped (the conjunction grows
 // broader); a conjunction that asks one column for two different values
 // matches no row and is left out.
-func Instantiate(conjs []Conj, args []driver.NamedValue) []ConjInstance {
+func Instantiate(conjs []Conj, args []driver.NamedValue, maxIn int) []ConjInstance {
 	var out []ConjInstance
 	for _, c := range conjs {
 		partial := []map[string]string{{}}
 		for _, t := range c.Terms {
-			vals := termValues(t, args)
+			vals := termValues(t, args, maxIn)
 			if vals == nil {
 				continue // dropped
 			}
@@ -95,7 +95,7 @@ func Instantiate(conjs []Conj, args []driver.NamedValue) []ConjInstance {
 	return out
 }
 
-func termValues(t Term, args []driver.NamedValue) []string {
+func termValues(t Term, args []driver.NamedValue, maxIn int) []string {
 	if t.Param == 0 {
 		return []string{t.Value}
 	}
@@ -117,7 +117,7 @@ func termValues(t Term, args []driver.NamedValue) []string {
 	}
 	arg, ok := deref(arg)
 	rv := reflect.ValueOf(arg)
-	if !ok || arg == nil || (rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array) || rv.Len() == 0 || rv.Len() > MaxInList {
+	if !ok || arg == nil || (rv.Kind() != reflect.Slice && rv.Kind() != reflect.Array) || rv.Len() == 0 || rv.Len() > maxIn {
 		return nil
 	}
 	if _, isBytes := arg.([]byte); isBytes {

@@ -21,7 +21,7 @@ func render(t *testing.T, sql string, args ...any) string {
 		nv[i] = driver.NamedValue{Ordinal: i + 1, Value: a}
 	}
 	byRel := map[string][]string{}
-	for _, c := range Instantiate(p.Conjs, nv) {
+	for _, c := range Instantiate(p.Conjs, nv, p.MaxInList) {
 		rel := strings.Trim(c.Rel[strings.LastIndex(c.Rel, ".")+1:], `"`)
 		var terms []string
 		for i, col := range SchemeColumns(c.Scheme) {
@@ -71,6 +71,7 @@ func TestConjunctions(t *testing.T) {
 		{"SELECT * FROM post WHERE id = ANY($1)", []any{[]int64{1, 2}}, "post: id=1 | id=2"},
 		{"SELECT * FROM post WHERE id = ANY($1) AND visible", []any{[]string{"5"}}, "post: id=5,visible=t"},
 		{"SELECT * FROM post WHERE id = 3.5", nil, "post: *"},
+		{"SELECT * FROM post WHERE id = 3.0", nil, "post: id=3"},
 		{"SELECT * FROM post WHERE score = 1", nil, "post: *"},
 		{"SELECT * FROM post WHERE id = $1::int8", []any{7}, "post: id=7"},
 		{"SELECT * FROM post WHERE id = $1::numeric", []any{7}, "post: *"},

@@ -7,14 +7,13 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// Limits that keep predicate analysis small; past them a predicate is
-// dropped, which makes the conjunctions broader and stays correct.
-const (
-	// MaxInList is the longest IN (…) list or ANY($n) array kept as terms.
-	MaxInList = 16
-	// maxDisjuncts bounds a scope's DNF.
-	maxDisjuncts = 64
-)
+// DefaultMaxInList is the longest IN (…) list or ANY($n) array kept as
+// terms by default; a longer one is dropped, which makes the conjunction
+// broader and stays correct.
+const DefaultMaxInList = 16
+
+// maxDisjuncts bounds a scope's DNF.
+const maxDisjuncts = 64
 
 // Scope is one SELECT's FROM clause with the predicates that restrict it.
 type Scope struct {
@@ -61,18 +60,18 @@ type Atom struct {
 	Col   ColRef
 	Other *ColRef // set for a join equality
 	Kind  ValKind
-	Lit   any // ValLiteral: int64, string (also numeric text) or bool
+	Lit   any // ValLiteral: int64, string, NumericLiteral or bool
 	Param int // ValParam, ValAnyParam: 1-based
 	// Cast is the type an explicit cast of the value names, lower case.
 	Cast string
 }
 
-func scopes(root *pg_query.Node, ctes []string) []Scope {
+func scopes(root *pg_query.Node, ctes []string, maxIn int) []Scope {
 	var out []Scope
 	var walk func(m protoreflect.Message)
 	walk = func(m protoreflect.Message) {
 		if sel, ok := m.Interface().(*pg_query.SelectStmt); ok && len(sel.FromClause) > 0 {
-			out = append(out, selectScope(sel, ctes))
+			out = append(out, selectScope(sel, ctes, maxIn))
 		}
 		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
 			switch {
@@ -91,8 +90,9 @@ func scopes(root *pg_query.Node, ctes []string) []Scope {
 	return out
 }
 
-func selectScope(sel *pg_query.SelectStmt, ctes []string) Scope {
+func selectScope(sel *pg_query.SelectStmt, ctes []string, maxIn int) Scope {
 	var sc Scope
+	d := dnfBuilder{maxIn: maxIn}
 	var inner, outer []*pg_query.Node
 	if sel.WhereClause != nil {
 		inner = append(inner, sel.WhereClause)
@@ -138,17 +138,19 @@ func selectScope(sel *pg_query.SelectStmt, ctes []string) Scope {
 	for _, n := range sel.FromClause {
 		from(n, false)
 	}
-	sc.Inner = andAll(inner)
-	sc.Outer = product(sc.Inner, andAll(outer))
+	sc.Inner = d.andAll(inner)
+	sc.Outer = product(sc.Inner, d.andAll(outer))
 	return sc
 }
 
+type dnfBuilder struct{ maxIn int }
+
 var trueDNF = [][]Atom{{}}
 
-func andAll(nodes []*pg_query.Node) [][]Atom {
+func (b dnfBuilder) andAll(nodes []*pg_query.Node) [][]Atom {
 	d := trueDNF
 	for _, n := range nodes {
-		d = product(d, dnf(n))
+		d = product(d, b.dnf(n))
 	}
 	return d
 }
@@ -176,21 +178,21 @@ func union(a, b [][]Atom) [][]Atom {
 
 // dnf turns a predicate into disjunctive normal form over the atoms it
 // understands; anything else is TRUE (dropped).
-func dnf(n *pg_query.Node) [][]Atom {
+func (b dnfBuilder) dnf(n *pg_query.Node) [][]Atom {
 	switch x := n.Node.(type) {
 	case *pg_query.Node_BoolExpr:
 		switch x.BoolExpr.Boolop {
 		case pg_query.BoolExprType_AND_EXPR:
-			return andAll(x.BoolExpr.Args)
+			return b.andAll(x.BoolExpr.Args)
 		case pg_query.BoolExprType_OR_EXPR:
 			var d [][]Atom
 			for _, a := range x.BoolExpr.Args {
-				d = union(d, dnf(a))
+				d = union(d, b.dnf(a))
 			}
 			return d
 		}
 	case *pg_query.Node_AExpr:
-		return aexpr(x.AExpr)
+		return b.aexpr(x.AExpr)
 	case *pg_query.Node_NullTest:
 		if x.NullTest.Nulltesttype == pg_query.NullTestType_IS_NULL {
 			if c, ok := colRef(x.NullTest.Arg); ok {
@@ -205,7 +207,7 @@ func dnf(n *pg_query.Node) [][]Atom {
 	return trueDNF
 }
 
-func aexpr(e *pg_query.A_Expr) [][]Atom {
+func (b dnfBuilder) aexpr(e *pg_query.A_Expr) [][]Atom {
 	if !isEquals(e.Name) {
 		return trueDNF
 	}
@@ -228,7 +230,7 @@ func aexpr(e *pg_query.A_Expr) [][]Atom {
 	case pg_query.A_Expr_Kind_AEXPR_IN:
 		c, ok := colRef(e.Lexpr)
 		items := e.Rexpr.GetList().GetItems()
-		if !ok || len(items) == 0 || len(items) > MaxInList {
+		if !ok || len(items) == 0 || len(items) > b.maxIn {
 			return trueDNF
 		}
 		var d [][]Atom
@@ -312,7 +314,7 @@ func valueAtom(c ColRef, n *pg_query.Node) (Atom, bool) {
 	case k.GetSval() != nil:
 		a.Lit = k.GetSval().Sval
 	case k.GetFval() != nil:
-		a.Lit = k.GetFval().Fval
+		a.Lit = NumericLiteral(k.GetFval().Fval)
 	case k.GetBoolval() != nil:
 		a.Lit = k.GetBoolval().Boolval
 	default:

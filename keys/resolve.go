@@ -65,7 +65,9 @@ type Plan struct {
 	// Conjs are the conjunction templates of a cached read: per relation,
 	// the rows whose change can change its result.
 	Conjs []Conj
-	Steps []Step
+	// MaxInList bounds the ANY($n) arrays Instantiate expands.
+	MaxInList int
+	Steps     []Step
 	// Complete is false when the catalog lacked something the statement
 	// names; such a plan must not be cached, so that a reloaded catalog is
 	// used next time.
@@ -78,7 +80,7 @@ type Plan struct {
 // catalog could be read: reads are then not cached and writes invalidate the
 // whole database, which is always correct.
 func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
-	p := &Plan{Complete: true}
+	p := &Plan{Complete: true, MaxInList: a.MaxInList}
 	if a.ParseErr != nil {
 		p.Reason = "parse error"
 		p.Steps = []Step{{Kind: KindUnknown, Global: true, SessionChange: true}}

@@ -110,6 +110,8 @@ type Analysis struct {
 	Stmts []Statement
 	// SQL is the text analysed.
 	SQL string
+	// MaxInList is the longest IN list or ANY array kept as terms.
+	MaxInList int
 	// ParseErr is set when pg_query could not parse the text: the SQL goes to
 	// PostgreSQL unchanged, is never cached and is treated as unknown.
 	ParseErr error

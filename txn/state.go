@@ -9,7 +9,7 @@ import (
 
 // maxImages bounds the row images a transaction keeps per relation; past it
 // the relation is invalidated whole at COMMIT.
-const maxImages = 2 * keys.MaxCapturedRows
+const maxImages = 2 * keys.DefaultMaxCapturedRows
 
 // State is one connection's transaction state. The zero value is "no
 // transaction". It is not safe for concurrent use; database/sql never uses a

@@ -21,6 +21,8 @@ import (
 	"github.com/cacheops/cacheops"
 )
 
+var scale *bool
+
 type query struct {
 	name string
 	sql  string
@@ -37,6 +39,7 @@ type variant struct {
 
 func main() {
 	dur := flag.Duration("time", 2*time.Second, "measuring time per query")
+	scale = flag.Bool("scale", true, "measure invalidation cost with 1k, 10k and 100k cached entries")
 	rowsN := flag.Int("rows", 200000, "rows in the benchmark table")
 	flag.Parse()
 	if err := run(*dur, *rowsN); err != nil {
@@ -96,8 +99,19 @@ func run(dur time.Duration, n int) error {
 			return err
 		}
 	}
+	fmt.Println()
+	fmt.Println("| write | direct pgx | cacheops | overhead |")
+	fmt.Println("|---|---|---|---|")
+	if err := benchWrites(ctx, direct, db, dur); err != nil {
+		return err
+	}
+	if *scale {
+		if err := benchScale(ctx, db, rdb, prefix, dur); err != nil {
+			return err
+		}
+	}
 	s := cache.Stats()
-	fmt.Printf("\n(%d hits, %d misses, %d Redis errors)\n", s.Hits, s.Misses, s.RedisErrors)
+	fmt.Printf("\n(%d hits, %d misses, %d stamps invalidated, %d Redis errors)\n", s.Hits, s.Misses, s.Invalidations, s.RedisErrors)
 	return nil
 }
 
@@ -215,3 +229,122 @@ func cell(s []time.Duration) string {
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }
+
+// benchWrites times writes that invalidate: an autocommit UPDATE by primary
+// key and a transaction of three UPDATEs, interleaved with the same through
+// pgx directly. A point read of the row is cached first, so the write has
+// something to invalidate.
+func benchWrites(ctx context.Context, direct, db *sql.DB, dur time.Duration) error {
+	const upd = "UPDATE cacheops_bench.items SET price = price + 1 WHERE id = $1"
+	const read = "SELECT id, title, price FROM cacheops_bench.items WHERE id = $1"
+	tx3 := func(d *sql.DB, id int) error {
+		tx, err := d.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < 3; i++ {
+			if _, err := tx.ExecContext(ctx, upd, id+i); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+		return tx.Commit()
+	}
+	writes := []struct {
+		name string
+		do   func(d *sql.DB, id int) error
+	}{
+		{"autocommit UPDATE by primary key", func(d *sql.DB, id int) error { _, err := d.ExecContext(ctx, upd, id); return err }},
+		{"transaction of 3 UPDATEs by primary key", tx3},
+	}
+	for _, w := range writes {
+		var dSamples, cSamples []time.Duration
+		id := 1000
+		deadline := time.Now().Add(dur)
+		for time.Now().Before(deadline) {
+			id = id%150000 + 7
+			if err := readAll(ctx, db, query{sql: read, args: []any{id}}); err != nil { // cache something to invalidate
+				return err
+			}
+			start := time.Now()
+			if err := w.do(direct, id); err != nil {
+				return err
+			}
+			dSamples = append(dSamples, time.Since(start))
+			start = time.Now()
+			if err := w.do(db, id); err != nil {
+				return err
+			}
+			cSamples = append(cSamples, time.Since(start))
+		}
+		fmt.Printf("| %s | %s | %s | +%s (%.2fx) |\n", w.name, cell(dSamples), cell(cSamples),
+			us(median(cSamples)-median(dSamples)), float64(median(cSamples))/float64(median(dSamples)))
+	}
+	return nil
+}
+
+// benchScale shows that a write's invalidation costs the same however many
+// entries are cached: it fills 1k, 10k and 100k point-query entries on the
+// table and times an UPDATE by primary key at each size.
+func benchScale(ctx context.Context, db *sql.DB, rdb *redis.Client, prefix string, dur time.Duration) error {
+	const read = "SELECT id, category, title FROM cacheops_bench.items WHERE id = $1"
+	const upd = "UPDATE cacheops_bench.items SET price = price + 1 WHERE id = $1"
+	fmt.Println()
+	fmt.Println("| cached entries on the table | UPDATE by primary key (median) | vs 1k |")
+	fmt.Println("|---|---|---|")
+	filled := 0
+	var base time.Duration
+	for _, n := range []int{1000, 10000, 100000} {
+		if err := fill(ctx, db, read, filled+1, n); err != nil {
+			return err
+		}
+		filled = n
+		entries := 0
+		iter := rdb.Scan(ctx, 0, prefix+"e:*", 10000).Iterator()
+		for iter.Next(ctx) {
+			entries++
+		}
+		var samples []time.Duration
+		deadline := time.Now().Add(dur / 2)
+		for id := 150001; time.Now().Before(deadline); id++ {
+			start := time.Now()
+			if _, err := db.ExecContext(ctx, upd, id); err != nil {
+				return err
+			}
+			samples = append(samples, time.Since(start))
+		}
+		m := median(samples)
+		if base == 0 {
+			base = m
+		}
+		fmt.Printf("| %d (%d entries in Redis) | %s | %.2fx |\n", n, entries, cell(samples), float64(m)/float64(base))
+	}
+	return nil
+}
+
+// fill caches the point reads of ids from..to with eight workers.
+func fill(ctx context.Context, db *sql.DB, read string, from, to int) error {
+	ids := make(chan int)
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		go func() {
+			for id := range ids {
+				if err := readAll(ctx, db, query{sql: read, args: []any{id}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for id := from; id <= to; id++ {
+		ids <- id
+	}
+	close(ids)
+	for w := 0; w < 8; w++ {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
+}
