@@ -185,3 +185,44 @@ func TestLimitsWidenInvalidation(t *testing.T) {
 		e.fresh(one)
 	})
 }
+
+// Writes inside WITH queries are granular too, by what their SQL says of the
+// rows (their rows cannot be captured without changing the caller's result).
+func TestDataModifyingCTEsAreGranular(t *testing.T) {
+	t.Parallel()
+	byID := "SELECT * FROM post WHERE id = $1"
+	cases := []struct {
+		name  string
+		write string
+		args  []any
+		fresh []any // ids whose read must be fresh
+		kept  []any // ids whose read must be kept
+	}{
+		{"delete", "WITH d AS (DELETE FROM post WHERE id = $1 RETURNING id) SELECT count(*) FROM d", []any{2}, []any{2}, []any{1}},
+		{"update", "WITH u AS (UPDATE post SET title = 'u' WHERE id = 2 RETURNING id) SELECT count(*) FROM u", nil, []any{2}, []any{1}},
+		{"insert", "WITH i AS (INSERT INTO post(id, title) VALUES (7, 'n') RETURNING id) SELECT count(*) FROM i", nil, []any{7}, []any{1}},
+		{"update of a key", "WITH u AS (UPDATE post SET id = $1 WHERE id = 3 RETURNING id) SELECT count(*) FROM u", []any{9}, []any{3, 9}, []any{1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newFixture(t)
+			for _, id := range append(append([]any(nil), c.fresh...), c.kept...) {
+				e.cached(byID, id)
+			}
+			e.outOfBand(oobPost1)
+			e.read(c.write, c.args...)
+			for _, id := range c.fresh {
+				e.fresh(byID, id)
+			}
+			for _, id := range c.kept {
+				e.kept(byID, id)
+			}
+		})
+	}
+	// A category read is invalidated when a CTE moves posts into it.
+	e := newFixture(t)
+	e.cached("SELECT count(*) FROM post WHERE category_id = 2")
+	e.read("WITH u AS (UPDATE post SET category_id = 2 WHERE id = 1 RETURNING id) SELECT count(*) FROM u")
+	e.fresh("SELECT count(*) FROM post WHERE category_id = 2")
+}

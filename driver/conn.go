@@ -120,7 +120,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	res, err := ex.ExecContext(ctx, query, args)
 	if err != driver.ErrSkip { //nolint:errorlint // database/sql compares ErrSkip by value
-		c.after(ctx, p, err, nil)
+		c.after(ctx, p, err, p.changes(args))
 	}
 	return res, err
 }

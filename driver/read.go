@@ -36,11 +36,12 @@ func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.Nam
 	if !p.effects {
 		return rows, err
 	}
+	changes := p.changes(args)
 	if err != nil {
-		c.after(ctx, p, err, nil)
+		c.after(ctx, p, err, changes)
 		return nil, err
 	}
-	return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err, nil) }}, nil
+	return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err, changes) }}, nil
 }
 
 // usesCache reports whether this connection may read the cache now.

@@ -55,7 +55,7 @@ func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	} else {
 		res, err = s.parent.Exec(vals) //nolint:staticcheck // the parent offers nothing else
 	}
-	s.conn.after(ctx, p, err, nil)
+	s.conn.after(ctx, p, err, p.changes(args))
 	return res, err
 }
 

@@ -16,6 +16,15 @@ func (p *plan) capture() *keys.Capture {
 	return nil
 }
 
+// changes are the changes of a write known by its SQL alone (nil: none, or
+// a captured one, whose rows tell).
+func (p *plan) changes(args []driver.NamedValue) []keys.Change {
+	if len(p.Steps) == 1 && p.Steps[0].Predicate != nil {
+		return p.Steps[0].Predicate.Changes(args)
+	}
+	return nil
+}
+
 // captureRows serves the rows of a captured write: the caller sees only its
 // own RETURNING columns (none for Exec); the hidden ones, last in each row,
 // are kept and turned into changes when the rows are closed, which is when

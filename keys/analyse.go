@@ -33,7 +33,7 @@ func classify(n *pg_query.Node, maxIn int) Statement {
 	case *pg_query.Node_SelectStmt:
 		return classifySelect(n, s.SelectStmt, maxIn)
 	case *pg_query.Node_InsertStmt, *pg_query.Node_UpdateStmt, *pg_query.Node_DeleteStmt, *pg_query.Node_MergeStmt:
-		st := collectedWrite(n)
+		st := collectedWrite(n, maxIn)
 		if len(st.Writes) == 1 {
 			plainWrite(n, &st)
 		}
@@ -51,7 +51,7 @@ func classify(n *pg_query.Node, maxIn int) Statement {
 		if c.IsFrom && c.Relation != nil {
 			return Statement{Kind: KindWrite, Writes: []RelRef{relRef(c.Relation)}}
 		}
-		st := collect(n)
+		st := collect(n, maxIn)
 		st.Kind, st.Reads, st.NoCache = KindPassThrough, nil, "COPY"
 		return st
 	case *pg_query.Node_RefreshMatViewStmt:
@@ -71,7 +71,7 @@ func classify(n *pg_query.Node, maxIn int) Statement {
 	case *pg_query.Node_DeclareCursorStmt:
 		// The cursor's query runs at FETCH time; its functions decide whether
 		// it may write (a user's volatile function), so keep them.
-		st := collect(s.DeclareCursorStmt.Query)
+		st := collect(s.DeclareCursorStmt.Query, maxIn)
 		st.Kind, st.Reads, st.NoCache = KindPassThrough, nil, "cursor"
 		return st
 	case *pg_query.Node_VariableShowStmt, *pg_query.Node_FetchStmt, *pg_query.Node_ClosePortalStmt,
@@ -88,7 +88,7 @@ func classify(n *pg_query.Node, maxIn int) Statement {
 }
 
 func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt, maxIn int) Statement {
-	st := collect(n)
+	st := collect(n, maxIn)
 	switch {
 	case sel.IntoClause != nil:
 		// SELECT … INTO creates a table: schema change, never a cached read.
@@ -102,8 +102,8 @@ func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt, maxIn int) State
 	return st
 }
 
-func collectedWrite(n *pg_query.Node) Statement {
-	st := collect(n)
+func collectedWrite(n *pg_query.Node, maxIn int) Statement {
+	st := collect(n, maxIn)
 	st.Kind = KindWrite
 	return st
 }

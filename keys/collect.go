@@ -13,13 +13,14 @@ import (
 // function called, and the reasons a read can never be cached. It walks the
 // tree generically, so a node type it does not know still has its children
 // visited: an unknown construct can hide no relation.
-func collect(n *pg_query.Node) Statement {
-	c := collector{}
+func collect(n *pg_query.Node, maxIn int) Statement {
+	c := collector{maxIn: maxIn}
 	c.walk(n.ProtoReflect())
 	return c.st
 }
 
 type collector struct {
+	maxIn    int
 	st       Statement
 	seenRead map[RelRef]bool
 	seenFunc map[FuncRef]bool
@@ -50,12 +51,16 @@ func (c *collector) visit(m proto.Message) {
 		}
 	case *pg_query.InsertStmt:
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
+		c.st.WriteSpecs = append(c.st.WriteSpecs, writeSpec(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: x}}, c.maxIn))
 	case *pg_query.UpdateStmt:
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
+		c.st.WriteSpecs = append(c.st.WriteSpecs, writeSpec(&pg_query.Node{Node: &pg_query.Node_UpdateStmt{UpdateStmt: x}}, c.maxIn))
 	case *pg_query.DeleteStmt:
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
+		c.st.WriteSpecs = append(c.st.WriteSpecs, writeSpec(&pg_query.Node{Node: &pg_query.Node_DeleteStmt{DeleteStmt: x}}, c.maxIn))
 	case *pg_query.MergeStmt:
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
+		c.st.WriteSpecs = append(c.st.WriteSpecs, nil) // not described: whole tables
 	case *pg_query.CommonTableExpr:
 		c.st.CTENames = append(c.st.CTENames, x.Ctename)
 	case *pg_query.FuncCall:

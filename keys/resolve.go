@@ -23,6 +23,9 @@ type Step struct {
 	// Capture, when set, makes a write granular: it reports its rows and
 	// invalidates Capture's relations by them (Invalidate is then empty).
 	Capture *Capture
+	// Predicate, when set, makes a write whose rows cannot be captured
+	// granular by what its SQL says of them (Invalidate is then empty).
+	Predicate *PredicateWrite
 	// Global: invalidate every entry of the database.
 	Global bool
 	// SessionChange: re-read the session's namespace afterwards.
@@ -38,6 +41,11 @@ func (s Step) Relations() []string {
 	if c := s.Capture; c != nil {
 		for _, ch := range c.WideChanges() {
 			set[ch.Rel] = true
+		}
+	}
+	if pw := s.Predicate; pw != nil {
+		for _, r := range append(append([]string(nil), pw.Targets...), pw.Wide...) {
+			set[r] = true
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -93,6 +101,8 @@ func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
 		if len(a.Stmts) == 1 && step.Kind == KindWrite && !step.Global {
 			if c := r.planCapture(a.SQL, &a.Stmts[i]); c != nil {
 				step.Capture, step.Invalidate = c, nil
+			} else if pw := r.planPredicateWrite(a.Stmts[i].WriteSpecs); pw != nil {
+				step.Predicate, step.Invalidate = pw, nil
 			}
 		}
 		p.Steps = append(p.Steps, step)

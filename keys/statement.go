@@ -86,6 +86,9 @@ type Statement struct {
 	Target      *RelRef
 	TargetAlias string
 	Assigned    []string
+	// WriteSpecs describe every INSERT, UPDATE and DELETE in the statement
+	// (nil for a write they cannot describe, such as MERGE).
+	WriteSpecs []*WriteSpec
 	// Funcs are the functions called, resolved against pg_proc by Resolve.
 	Funcs []FuncRef
 	// NoCache is why a read can never be cached, whatever the catalog says.
