@@ -19,14 +19,21 @@
 //
 // # How invalidation works
 //
-// Every cached entry depends on a stamp per relation it reads (views resolve
-// to their base tables) and a stamp per database. A write deletes the stamps
-// of the relations it changes, with their partitions, parents and the tables
-// its foreign keys cascade into; in autocommit right after the statement,
-// inside a transaction when COMMIT returns, never after ROLLBACK. A
-// transaction reads the cache until it writes; at REPEATABLE READ or
-// SERIALIZABLE it never does. DDL, CALL, DO and user functions that may
-// write invalidate the whole database.
+// Invalidation is granular. For every relation a read touches, cacheops
+// derives from WHERE and JOIN … ON the rows it depends on, as conjunctions of
+// column = value (=, IN, = ANY($n), IS NULL; anything else makes them
+// broader). Every entry depends on stamps: the database's, one per relation,
+// one per conjunction and one per conjunction scheme. Writes get a hidden
+// RETURNING of the columns that can appear in conjunctions; after the write
+// commits, cacheops deletes the stamps of the conjunctions the written rows
+// belong to, for every scheme readers registered on the table (an UPDATE's
+// assigned columns, whose old values are unknown, invalidate their schemes
+// whole). In autocommit this happens before Exec returns; inside a
+// transaction when COMMIT returns, never after ROLLBACK. A transaction reads
+// the cache until it writes; at REPEATABLE READ or SERIALIZABLE it never
+// does. A miss stores its result only if no stamp changed while its query
+// ran (the stale-fill guard). DDL, CALL, DO and user functions that may write
+// invalidate the whole database.
 //
 // # Failure
 //
