@@ -40,28 +40,24 @@ func writeSpec(n *pg_query.Node, maxIn int) *WriteSpec {
 	occ := func(rv *pg_query.RangeVar) Occurrence {
 		return Occurrence{Rel: relRef(rv), Alias: planName(rv)}
 	}
+	// filtered describes an UPDATE or DELETE: its target, restricted by
+	// WHERE; columns that may come from FROM/USING are left unresolved.
+	filtered := func(op WriteOp, rv *pg_query.RangeVar, where *pg_query.Node, joined bool) *WriteSpec {
+		w := &WriteSpec{Op: op, Target: relRef(rv), Scope: Scope{Occs: []Occurrence{occ(rv)}, Derived: joined, Inner: trueDNF}}
+		if where != nil {
+			w.Scope.Inner = b.dnf(where)
+		}
+		return w
+	}
 	switch s := n.Node.(type) {
 	case *pg_query.Node_UpdateStmt:
 		u := s.UpdateStmt
-		w := &WriteSpec{Op: OpUpdate, Target: relRef(u.Relation), Scope: Scope{Occs: []Occurrence{occ(u.Relation)}}}
-		w.Scope.Derived = len(u.FromClause) > 0
-		if u.WhereClause != nil {
-			w.Scope.Inner = b.dnf(u.WhereClause)
-		} else {
-			w.Scope.Inner = trueDNF
-		}
+		w := filtered(OpUpdate, u.Relation, u.WhereClause, len(u.FromClause) > 0)
 		w.Set = setSpecs(u.TargetList)
 		return w
 	case *pg_query.Node_DeleteStmt:
 		d := s.DeleteStmt
-		w := &WriteSpec{Op: OpDelete, Target: relRef(d.Relation), Scope: Scope{Occs: []Occurrence{occ(d.Relation)}}}
-		w.Scope.Derived = len(d.UsingClause) > 0
-		if d.WhereClause != nil {
-			w.Scope.Inner = b.dnf(d.WhereClause)
-		} else {
-			w.Scope.Inner = trueDNF
-		}
-		return w
+		return filtered(OpDelete, d.Relation, d.WhereClause, len(d.UsingClause) > 0)
 	case *pg_query.Node_InsertStmt:
 		in := s.InsertStmt
 		w := &WriteSpec{Op: OpInsert, Target: relRef(in.Relation), Scope: Scope{Occs: []Occurrence{occ(in.Relation)}, Inner: trueDNF}}
