@@ -7,6 +7,7 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/cacheops/cacheops/keys"
 	"github.com/cacheops/cacheops/lua"
@@ -36,6 +37,7 @@ type Config struct {
 	MaxCapturedRows int
 
 	stats    Stats
+	flights  singleflight.Group
 	analyses *lru.Cache[string, *keys.Analysis]
 	dbs      sync.Map // database id → *database
 

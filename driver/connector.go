@@ -42,6 +42,10 @@ func (c *Connector) wrap(ctx context.Context, pc driver.Conn) (driver.Conn, erro
 		pc.Close()
 		return nil, err
 	}
+	// Read the database's catalog now, outside any transaction, if no
+	// connection has yet: a transaction cannot read it, and without it every
+	// statement is treated as cautiously as possible.
+	conn.catalog(ctx)
 	return conn, nil
 }
 

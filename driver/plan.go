@@ -41,14 +41,21 @@ func (c *Conn) plan(ctx context.Context, query string) *plan {
 // and writes invalidate the whole database.
 func (c *Conn) catalog(ctx context.Context) *catalog.Catalog {
 	db := c.sess.db
-	if db.mayLoad() && !c.tx.Active() {
+	// Whoever finds no usable catalog waits for a load under way rather than
+	// go on without one.
+	if (db.cat.Load() == nil || db.stale.Load() || db.wantReload.Load()) && !c.tx.Active() {
 		db.loadMu.Lock()
 		if db.mayLoad() {
 			db.lastLoad.Store(time.Now().UnixNano())
-			c.cfg.stats.CatalogLoads.Add(1)
-			if cat, err := catalog.Load(ctx, c); err == nil {
-				db.setCatalog(cat)
-				c.plans = nil
+			// A relation dropped while the catalog is read makes a catalog
+			// function fail (pg_get_viewdef): try again at once.
+			for attempt := 0; attempt < 3; attempt++ {
+				c.cfg.stats.CatalogLoads.Add(1)
+				if cat, err := catalog.Load(ctx, c); err == nil {
+					db.setCatalog(cat)
+					c.plans = nil
+					break
+				}
 			}
 		}
 		db.loadMu.Unlock()

@@ -3,7 +3,6 @@ package driver
 import (
 	"context"
 	"database/sql/driver"
-	"io"
 
 	"github.com/cacheops/cacheops/keys"
 	"github.com/cacheops/cacheops/lua"
@@ -96,91 +95,5 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driv
 		return run(ctx)
 	}
 	stats.Misses.Add(1)
-	rows, err := run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	rec := &recordingRows{forwardRows: forwardRows{rows}, conn: c, ctx: ctx, key: key, stamps: stamps, tokens: tokens}
-	if rec.enc, err = serialize.NewEncoder(rec.columns()); err != nil {
-		rec.enc = nil
-	}
-	return rec, nil
-}
-
-// recordingRows streams a miss to the caller while encoding it; when the
-// caller has read every row and closes it, the result is stored if the
-// stamps still hold the tokens read before the query ran.
-type recordingRows struct {
-	forwardRows
-	conn     *Conn
-	ctx      context.Context
-	key      string
-	stamps   []string
-	tokens   string
-	enc      *serialize.Encoder
-	complete bool
-	closed   bool
-}
-
-func (r *recordingRows) Next(dest []driver.Value) error {
-	err := r.Rows.Next(dest)
-	switch {
-	case err == io.EOF: //nolint:errorlint // drivers return io.EOF itself
-		r.complete = true
-	case err != nil:
-		r.enc = nil
-	case r.enc != nil:
-		if r.enc.Rows() >= r.conn.cfg.MaxRows || r.enc.AddRow(dest) != nil {
-			r.enc = nil // too large or not encodable: stream on, store nothing
-		}
-	}
-	return err
-}
-
-// Close completes the recording before storing. database/sql's QueryRow (and
-// sqlx's Get) close after the first row; the wrapped driver reads the rest of
-// the result off the wire at Close anyway, so reading it here costs only its
-// decoding, bounded by MaxRows, and a point query through QueryRow is cached.
-// A result that could not be read to its end is never stored.
-func (r *recordingRows) Close() error {
-	if r.closed {
-		return r.Rows.Close()
-	}
-	r.closed = true
-	r.drain()
-	err := r.Rows.Close()
-	cfg := r.conn.cfg
-	if err != nil || !r.complete || r.enc == nil {
-		cfg.stats.Uncached.Add(1)
-		return err
-	}
-	payload, perr := r.enc.Bytes()
-	if perr != nil {
-		cfg.stats.Uncached.Add(1)
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cfg.RedisTimeout)
-	defer cancel()
-	stored, perr := cfg.Store.Put(ctx, r.key, r.stamps, r.tokens, payload, cfg.TTL)
-	switch {
-	case perr != nil:
-		cfg.stats.RedisErrors.Add(1)
-	case stored:
-		cfg.stats.Stores.Add(1)
-	default:
-		cfg.stats.GuardDrops.Add(1)
-	}
-	return err
-}
-
-func (r *recordingRows) drain() {
-	if r.complete || r.enc == nil || r.ctx.Err() != nil {
-		return
-	}
-	dest := make([]driver.Value, len(r.Columns()))
-	for !r.complete && r.enc != nil {
-		if r.Next(dest) != nil {
-			return
-		}
-	}
+	return c.miss(ctx, key, stamps, tokens, run)
 }

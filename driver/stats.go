@@ -4,24 +4,27 @@ import "sync/atomic"
 
 // Stats are the cache's counters.
 type Stats struct {
-	Hits, Misses, Stores, GuardDrops, Uncached atomic.Int64
-	Passthrough, RedisErrors, DecodeErrors     atomic.Int64
-	Invalidations, CatalogLoads                atomic.Int64
+	Hits, Misses, Shared, Stores, GuardDrops, Uncached atomic.Int64
+	Passthrough, RedisErrors, DecodeErrors             atomic.Int64
+	Invalidations, CatalogLoads                        atomic.Int64
 }
 
 // StatsSnapshot is a point-in-time copy of Stats.
 type StatsSnapshot struct {
 	// Hits are reads answered from Redis.
 	Hits int64
-	// Misses are cacheable reads that went to PostgreSQL.
+	// Misses are cacheable reads not answered from Redis.
 	Misses int64
+	// Shared are misses answered by another reader's query in this process
+	// (concurrent misses of one entry run the query once).
+	Shared int64
 	// Stores are results written to Redis.
 	Stores int64
 	// GuardDrops are results not stored because a write invalidated a stamp
 	// while the query ran (the stale-fill guard).
 	GuardDrops int64
-	// Uncached are cacheable results not stored: too many rows, closed
-	// early, or a value that cannot be encoded.
+	// Uncached are cacheable results not stored: too many rows, an error
+	// while reading them, or a value that cannot be encoded.
 	Uncached int64
 	// Passthrough are statements that did not use the cache at all.
 	Passthrough int64
@@ -37,7 +40,7 @@ type StatsSnapshot struct {
 
 func (s *Stats) snapshot() StatsSnapshot {
 	return StatsSnapshot{
-		Hits: s.Hits.Load(), Misses: s.Misses.Load(), Stores: s.Stores.Load(), GuardDrops: s.GuardDrops.Load(),
+		Hits: s.Hits.Load(), Misses: s.Misses.Load(), Shared: s.Shared.Load(), Stores: s.Stores.Load(), GuardDrops: s.GuardDrops.Load(),
 		Uncached: s.Uncached.Load(), Passthrough: s.Passthrough.Load(), RedisErrors: s.RedisErrors.Load(),
 		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
 	}
