@@ -4,7 +4,7 @@ export CACHEOPS_TEST_DATABASE ?= postgres://root@127.0.0.1:5432/test?sslmode=dis
 export CACHEOPS_TEST_REDIS ?= redis://127.0.0.1:6379/9
 BENCHTIME ?= 2s
 
-.PHONY: test demo bench services lint fuzz
+.PHONY: test demo bench services lint fuzz torture
 
 ## test: start the servers if needed, vet, check formatting, fuzz briefly, run every test with -race.
 test: services lint
@@ -19,6 +19,11 @@ demo: services
 ## bench: the comparison table (direct pgx, cacheops hit and miss, raw Redis GET).
 bench: services
 	$(GO) run ./cmd/cacheops-bench -time $(BENCHTIME)
+
+## torture: the consistency torture test for as long as asked (make torture DURATION=10m).
+DURATION ?= 2m
+torture: services
+	CACHEOPS_TORTURE=$(DURATION) $(GO) test -race -count=1 -timeout 0 -run '^TestTorture$$' -v .
 
 services:
 	@bash scripts/services.sh

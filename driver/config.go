@@ -46,7 +46,13 @@ type Config struct {
 	hasUndelivered  atomic.Bool
 	lastRedelivery  atomic.Int64
 	afterInvalidate func() // test hook
+	noInvalidation  atomic.Bool
 }
+
+// DisableInvalidationForTesting switches invalidation off, so that tests can
+// prove their checkers see the stale reads that follow. Never use it
+// otherwise.
+func (c *Config) DisableInvalidationForTesting(off bool) { c.noInvalidation.Store(off) }
 
 // Init fills in defaults; it must be called before the Config is used.
 func (c *Config) Init() *Config {
@@ -95,7 +101,7 @@ func (c *Config) database(id string) *database {
 // invalidation that cannot be delivered is kept; until it is, this process
 // serves no hits at all (correct, if coarse) and retries on later calls.
 func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Change, global bool) {
-	if c.Store == nil || (len(changes) == 0 && !global) {
+	if c.Store == nil || (len(changes) == 0 && !global) || c.noInvalidation.Load() {
 		return
 	}
 	// The write has happened: deliver even if the caller gives up now.

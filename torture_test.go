@@ -1,0 +1,568 @@
+package cacheops_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops"
+)
+
+// The torture test: many goroutines in two OS processes read and write a
+// small hot table through cacheops, while a goroutine deletes random cache
+// keys and Redis is restarted mid-run. Every write bumps a row's version and
+// logs when it committed; every read logs what it saw. The checker then
+// verifies the promise: a version committed (Commit or the autocommit
+// statement returned) before a read started is visible to that read, and a
+// row that was in a group when the read started, and not written while it
+// ran, is in that group's result. CACHEOPS_TORTURE sets the duration
+// (`make torture`); CI runs a short one.
+
+const tortureRows = 24
+
+type tRow struct{ ID, Grp, Ver int }
+
+type tEvent struct {
+	Kind  string `json:"k"` // r: read, w: committed write
+	Query string `json:"q"`
+	Arg   int    `json:"a"`
+	Start int64  `json:"s"`
+	End   int64  `json:"e"`
+	Rows  []tRow `json:"r"`
+}
+
+type tortureLog struct {
+	mu     sync.Mutex
+	events []tEvent
+}
+
+func (l *tortureLog) add(e tEvent) {
+	l.mu.Lock()
+	l.events = append(l.events, e)
+	l.mu.Unlock()
+}
+
+func tortureDuration() time.Duration {
+	if d, err := time.ParseDuration(os.Getenv("CACHEOPS_TORTURE")); err == nil {
+		return d
+	}
+	return 12 * time.Second
+}
+
+func TestTorture(t *testing.T) {
+	if os.Getenv("CACHEOPS_TORTURE_HELPER") != "" {
+		return // this process is the second one, driven by tortureHelper
+	}
+	e := newEnv(t)
+	srv := startRedis(t)
+	e.outOfBand(fmt.Sprintf(`CREATE TABLE torture (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL);
+INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g`, tortureRows))
+	prefix := fmt.Sprintf("torture:%d:", time.Now().UnixNano())
+	dur := tortureDuration()
+
+	// The second process: this test binary again, running the same workload.
+	logPath := filepath.Join(t.TempDir(), "helper.jsonl")
+	helper := exec.Command(os.Args[0], "-test.run=^TestTortureHelper$", "-test.count=1")
+	helper.Env = append(os.Environ(), "CACHEOPS_TORTURE_HELPER=1", "CACHEOPS_TORTURE_LOG="+logPath,
+		"CACHEOPS_TORTURE_REDIS="+srv.url(), "CACHEOPS_TORTURE_PREFIX="+prefix,
+		"CACHEOPS_TORTURE_SCHEMA="+e.schema, "CACHEOPS_TORTURE_FOR="+dur.String())
+	helper.Stdout, helper.Stderr = os.Stderr, os.Stderr
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+
+	log := &tortureLog{}
+	cache := tortureWorkload(t, srv.url(), prefix, e.schema, dur, log, func(ctx context.Context) {
+		go deleteKeys(ctx, srv.url(), prefix)
+		go func() { // restart Redis once, mid-run
+			select {
+			case <-time.After(dur * 2 / 5):
+				srv.restart(t)
+			case <-ctx.Done():
+			}
+		}()
+	})
+	if err := helper.Wait(); err != nil {
+		t.Fatalf("second process: %v", err)
+	}
+	events := append(log.events, readLog(t, logPath)...)
+	violations, reads := checkHistory(events)
+	for i, v := range violations {
+		if i < 10 {
+			t.Error(v)
+		}
+	}
+	if len(violations) > 0 {
+		t.Fatalf("%d stale reads in %d", len(violations), reads)
+	}
+	s := cache.Stats()
+	if srv.restarts.Load() != 1 || s.RedisErrors == 0 {
+		t.Fatalf("Redis was not restarted under load: %d restarts, stats %+v", srv.restarts.Load(), s)
+	}
+	if s.Hits == 0 || s.Invalidations == 0 || reads < 100 {
+		t.Fatalf("the run proved little: %d reads checked, stats %+v", reads, s)
+	}
+	t.Logf("%d reads checked over %s in two processes; this process: %+v", reads, dur, s)
+
+	// Afterwards every query read through cacheops equals the database.
+	db, err := cache.OpenDB(withSearchPath(testDSN(), e.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range tortureQueries {
+		if got, want := rows(t, db, q.sql, q.args(3)...), rows(t, e.direct, q.sql, q.args(3)...); got != want {
+			t.Fatalf("after the run %s: cached %q, database %q", q.sql, got, want)
+		}
+	}
+}
+
+// The checker must catch the stale reads of a cache that does not invalidate.
+func TestTortureCheckerCatchesMissingInvalidation(t *testing.T) {
+	if os.Getenv("CACHEOPS_TORTURE_HELPER") != "" {
+		return
+	}
+	t.Parallel()
+	e := newEnv(t)
+	e.outOfBand(fmt.Sprintf(`CREATE TABLE torture (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL);
+INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g`, tortureRows))
+	log := &tortureLog{}
+	tortureWorkload(t, testRedisURL(), fmt.Sprintf("torture-off:%d:", time.Now().UnixNano()), e.schema, 3*time.Second, log,
+		func(context.Context) {}, func(c *cacheops.Cache) { cacheops.DisableInvalidationForTesting(c, true) })
+	if violations, reads := checkHistory(log.events); len(violations) == 0 {
+		t.Fatalf("no violation found in %d reads with invalidation off: the checker proves nothing", reads)
+	}
+}
+
+// TestTortureHelper is the second process of TestTorture; run alone it does
+// nothing.
+func TestTortureHelper(t *testing.T) {
+	if os.Getenv("CACHEOPS_TORTURE_HELPER") == "" {
+		return
+	}
+	dur, _ := time.ParseDuration(os.Getenv("CACHEOPS_TORTURE_FOR"))
+	log := &tortureLog{}
+	tortureWorkload(t, os.Getenv("CACHEOPS_TORTURE_REDIS"), os.Getenv("CACHEOPS_TORTURE_PREFIX"),
+		os.Getenv("CACHEOPS_TORTURE_SCHEMA"), dur, log, func(context.Context) {})
+	f, err := os.Create(os.Getenv("CACHEOPS_TORTURE_LOG"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bufio.NewWriter(f)
+	for _, ev := range log.events {
+		b, _ := json.Marshal(ev)
+		w.Write(append(b, '\n'))
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type tortureQuery struct {
+	name string
+	sql  string
+	args func(k int) []any
+	grp  bool // the argument is a group: membership is checked
+}
+
+var tortureQueries = []tortureQuery{
+	{"point", "SELECT id, grp, version FROM torture WHERE id = $1", func(k int) []any { return []any{k%tortureRows + 1} }, false},
+	{"in", "SELECT id, grp, version FROM torture WHERE id IN ($1, $2, $3) ORDER BY id",
+		func(k int) []any { return []any{k%tortureRows + 1, (k+5)%tortureRows + 1, (k+11)%tortureRows + 1} }, false},
+	{"group", "SELECT id, grp, version FROM torture WHERE grp = $1 ORDER BY id", func(k int) []any { return []any{k % 4} }, true},
+	{"any", "SELECT id, grp, version FROM torture WHERE id = ANY($1) ORDER BY id",
+		func(k int) []any { return []any{[]int64{int64(k%tortureRows + 1), int64((k+7)%tortureRows + 1)}} }, false},
+	{"join", "SELECT a.id, a.grp, a.version FROM torture a JOIN torture b ON b.grp = a.grp WHERE b.id = $1 ORDER BY a.id",
+		func(k int) []any { return []any{k%tortureRows + 1} }, false},
+	{"range", "SELECT id, grp, version FROM torture WHERE id > $1 ORDER BY id", func(k int) []any { return []any{k % tortureRows} }, false},
+	{"aggregate", "SELECT grp, count(*), sum(version) FROM torture GROUP BY grp ORDER BY grp", func(int) []any { return nil }, false},
+}
+
+// tortureWorkload runs readers and writers against the table until dur has
+// passed, logging every read and committed write.
+func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Duration, log *tortureLog,
+	extra func(context.Context), tweak ...func(*cacheops.Cache)) *cacheops.Cache {
+	ropts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ropts.MaxRetries, ropts.DialerRetries = -1, 1 // let the outage show
+	rdb := redis.NewClient(ropts)
+	t.Cleanup(func() { rdb.Close() })
+	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, RedisTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range tweak {
+		f(cache)
+	}
+	db, err := cache.OpenDB(withSearchPath(testDSN(), schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(16)
+	ctx, cancel := context.WithTimeout(context.Background(), dur)
+	defer cancel()
+	extra(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := 0; i < 6; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 1))
+			for ctx.Err() == nil {
+				if err := tortureRead(db, r, log); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(uint64(i))
+	}
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 2))
+			for ctx.Err() == nil {
+				if err := tortureWrite(db, r, log); err != nil && !retryable(err) {
+					errs <- err
+					return
+				}
+			}
+		}(uint64(i + 100))
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return cache
+}
+
+// retryable: PostgreSQL gave up on the write (deadlock, serialization);
+// nothing of it committed.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
+}
+
+func scanRows(rs *sql.Rows) ([]tRow, error) {
+	defer rs.Close()
+	var out []tRow
+	for rs.Next() {
+		var r tRow
+		if err := rs.Scan(&r.ID, &r.Grp, &r.Ver); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rs.Err()
+}
+
+func tortureRead(db *sql.DB, r *rand.Rand, log *tortureLog) error {
+	q := tortureQueries[r.IntN(len(tortureQueries))]
+	k := r.IntN(1000)
+	start := time.Now().UnixNano()
+	var rs *sql.Rows
+	var err error
+	var tx *sql.Tx
+	if r.IntN(5) == 0 { // a read-only transaction: clean, so it reads the cache
+		if tx, err = db.Begin(); err != nil {
+			return err
+		}
+		rs, err = tx.Query(q.sql, q.args(k)...)
+	} else {
+		rs, err = db.Query(q.sql, q.args(k)...)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", q.sql, err)
+	}
+	if q.name == "aggregate" {
+		rs.Close()
+		if tx != nil {
+			return tx.Commit()
+		}
+		return nil
+	}
+	got, err := scanRows(rs)
+	if err != nil {
+		return err
+	}
+	if tx != nil {
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	arg := -1
+	if q.grp {
+		arg = q.args(k)[0].(int)
+	}
+	log.add(tEvent{Kind: "r", Query: q.name, Arg: arg, Start: start, End: time.Now().UnixNano(), Rows: got})
+	return nil
+}
+
+const bump = " RETURNING id, grp, version"
+
+func tortureWrite(db *sql.DB, r *rand.Rand, log *tortureLog) error {
+	id := r.IntN(tortureRows) + 1
+	start := time.Now().UnixNano()
+	commit := func(rows []tRow) { log.add(tEvent{Kind: "w", Start: start, End: time.Now().UnixNano(), Rows: rows}) }
+	switch r.IntN(6) {
+	case 0: // a single-row update
+		rs, err := db.Query("UPDATE torture SET version = version + 1 WHERE id = $1"+bump, id)
+		if err != nil {
+			return err
+		}
+		rows, err := scanRows(rs)
+		if err != nil {
+			return err
+		}
+		commit(rows)
+	case 1: // move a row to another group
+		rs, err := db.Query("UPDATE torture SET grp = $2, version = version + 1 WHERE id = $1"+bump, id, r.IntN(4))
+		if err != nil {
+			return err
+		}
+		rows, err := scanRows(rs)
+		if err != nil {
+			return err
+		}
+		commit(rows)
+	case 2: // a mass update of a group
+		rs, err := db.Query("UPDATE torture SET version = version + 1 WHERE grp = $1"+bump, r.IntN(4))
+		if err != nil {
+			return err
+		}
+		rows, err := scanRows(rs)
+		if err != nil {
+			return err
+		}
+		commit(rows)
+	default: // a transaction: commit, rollback, or savepoint rolled back
+		tx, err := db.Begin()
+		if err != nil {
+			return err
+		}
+		var rows []tRow
+		upd := func(id int) error {
+			rs, err := tx.Query("UPDATE torture SET version = version + 1 WHERE id = $1"+bump, id)
+			if err != nil {
+				return err
+			}
+			got, err := scanRows(rs)
+			rows = append(rows, got...)
+			return err
+		}
+		if err := upd(id); err != nil {
+			tx.Rollback()
+			return err
+		}
+		switch r.IntN(3) {
+		case 0:
+			if err := tx.Rollback(); err != nil {
+				return err
+			}
+			return nil // nothing committed
+		case 1:
+			other := id%tortureRows + 1
+			for _, q := range []string{"SAVEPOINT s", "UPDATE torture SET version = version + 1 WHERE id = " + strconv.Itoa(other), "ROLLBACK TO SAVEPOINT s"} {
+				if _, err := tx.Exec(q); err != nil {
+					tx.Rollback()
+					return err
+				}
+			}
+		}
+		if err := upd((id+3)%tortureRows + 1); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		commit(lastPerID(rows))
+	}
+	return nil
+}
+
+func lastPerID(rows []tRow) []tRow {
+	m := map[int]tRow{}
+	for _, r := range rows {
+		if r.Ver > m[r.ID].Ver {
+			m[r.ID] = r
+		}
+	}
+	out := make([]tRow, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	return out
+}
+
+// checkHistory checks every read against every committed write.
+func checkHistory(events []tEvent) (violations []string, reads int) {
+	type write struct {
+		start, end int64
+		row        tRow
+	}
+	byID := map[int][]write{}
+	for _, ev := range events {
+		if ev.Kind == "w" {
+			for _, r := range ev.Rows {
+				byID[r.ID] = append(byID[r.ID], write{ev.Start, ev.End, r})
+			}
+		}
+	}
+	for id := range byID {
+		sort.Slice(byID[id], func(i, j int) bool { return byID[id][i].end < byID[id][j].end })
+	}
+	// before returns the state of id committed before t: the highest version
+	// whose write returned before t (versions only grow), and its group.
+	before := func(id int, t int64) (ver, grp int, ok bool) {
+		grp = id % 4
+		for _, w := range byID[id] {
+			if w.end < t && w.row.Ver >= ver {
+				ver, grp, ok = w.row.Ver, w.row.Grp, true
+			}
+		}
+		return ver, grp, ok
+	}
+	overlaps := func(id int, s, e int64) bool {
+		for _, w := range byID[id] {
+			if w.start < e && w.end > s {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ev := range events {
+		if ev.Kind != "r" {
+			continue
+		}
+		reads++
+		seen := map[int]bool{}
+		for _, r := range ev.Rows {
+			seen[r.ID] = true
+			if ver, _, _ := before(r.ID, ev.Start); r.Ver < ver {
+				violations = append(violations, fmt.Sprintf("%s read saw row %d at version %d; version %d had committed before it started", ev.Query, r.ID, r.Ver, ver))
+			}
+		}
+		if ev.Query == "group" {
+			for id := 1; id <= tortureRows; id++ {
+				if _, grp, _ := before(id, ev.Start); grp == ev.Arg && !seen[id] && !overlaps(id, ev.Start, ev.End) {
+					violations = append(violations, fmt.Sprintf("group %d read missed row %d, in the group since before it started", ev.Arg, id))
+				}
+			}
+		}
+	}
+	return violations, reads
+}
+
+func readLog(t *testing.T, path string) []tEvent {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []tEvent
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var ev tEvent
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// deleteKeys deletes random cacheops keys until ctx ends: losing any key may
+// cost hits, never correctness.
+func deleteKeys(ctx context.Context, url, prefix string) {
+	opts, _ := redis.ParseURL(url)
+	opts.MaxRetries = -1
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	for ctx.Err() == nil {
+		keys, _, _ := rdb.Scan(ctx, uint64(rand.IntN(64)), prefix+"*", 50).Result()
+		for _, k := range keys {
+			if rand.IntN(4) == 0 {
+				rdb.Del(ctx, k)
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// redisServer is a redis-server of the test's own, so that restarting it
+// disturbs no other test.
+type redisServer struct {
+	port     int
+	cmd      *exec.Cmd
+	restarts atomic.Int32
+}
+
+func startRedis(t *testing.T) *redisServer {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &redisServer{port: port}
+	s.start(t)
+	t.Cleanup(func() { s.stop() })
+	return s
+}
+
+func (s *redisServer) url() string { return "redis://127.0.0.1:" + strconv.Itoa(s.port) + "/0" }
+
+func (s *redisServer) start(t *testing.T) {
+	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := s.cmd.Start(); err != nil {
+		t.Errorf("redis-server: %v", err)
+		return
+	}
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(s.port)); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("redis-server on %d did not start", s.port)
+}
+
+func (s *redisServer) stop() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+	}
+}
+
+func (s *redisServer) restart(t *testing.T) {
+	s.stop()
+	time.Sleep(time.Second)
+	s.start(t)
+	s.restarts.Add(1)
+}
