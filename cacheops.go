@@ -1,6 +1,7 @@
 package cacheops
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
@@ -45,6 +46,23 @@ type Options struct {
 	// MaxCapturedRows: a write that changes more rows in one statement
 	// invalidates its tables whole instead of row by row. Zero: 1,000.
 	MaxCapturedRows int
+	// FillLock makes concurrent misses of one entry in different processes
+	// run the query once: one process fills while the others wait for its
+	// entry (up to FillLockWait), then query PostgreSQL themselves. Misses in
+	// one process always share one query. Never inside a transaction.
+	// WithFillLock overrides it per call.
+	FillLock bool
+	// FillLockTables turns the fill lock on for reads of these tables
+	// ("schema.table", or "table" in any schema), whatever FillLock says.
+	FillLockTables []string
+	// FillLockWait bounds the wait for another process's fill. Zero: 1 s.
+	FillLockWait time.Duration
+}
+
+// WithFillLock turns the cross-process fill lock on or off for the reads
+// made with ctx, whatever Options say.
+func WithFillLock(ctx context.Context, on bool) context.Context {
+	return cdriver.WithFillLock(ctx, on)
 }
 
 // Cache is a configured cache; it opens caching *sql.DBs.
@@ -90,6 +108,9 @@ func New(opts Options) (*Cache, error) {
 		RedisTimeout:    opts.RedisTimeout,
 		MaxInList:       opts.MaxInList,
 		MaxCapturedRows: opts.MaxCapturedRows,
+		FillLock:        opts.FillLock,
+		FillLockTables:  opts.FillLockTables,
+		FillLockWait:    opts.FillLockWait,
 	}).Init()
 	return c, nil
 }

@@ -35,6 +35,13 @@ type Config struct {
 	// MaxCapturedRows: a write reporting more rows invalidates its tables
 	// whole.
 	MaxCapturedRows int
+	// FillLock: misses take a cross-process fill lock by default.
+	FillLock bool
+	// FillLockTables: misses reading these tables ("schema.table" or
+	// "table") take the lock whatever FillLock says.
+	FillLockTables []string
+	// FillLockWait bounds the wait for another process's fill.
+	FillLockWait time.Duration
 
 	stats    Stats
 	flights  singleflight.Group
@@ -67,6 +74,9 @@ func (c *Config) Init() *Config {
 	}
 	if c.MaxInList <= 0 {
 		c.MaxInList = keys.DefaultMaxInList
+	}
+	if c.FillLockWait <= 0 {
+		c.FillLockWait = time.Second
 	}
 	if c.MaxCapturedRows <= 0 {
 		c.MaxCapturedRows = keys.DefaultMaxCapturedRows

@@ -4,11 +4,13 @@ import (
 	"context"
 	"database/sql/driver"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cacheops/cacheops/catalog"
 	"github.com/cacheops/cacheops/keys"
@@ -104,10 +106,19 @@ type plan struct {
 	// effects: the statement changes data, schema, session or transaction
 	// state, so the connection must act after it.
 	effects bool
+	// fillLock: a miss takes the cross-process fill lock.
+	fillLock bool
 }
 
-func (d *database) newPlan(p *keys.Plan) *plan {
-	out := &plan{Plan: p}
+func (d *database) newPlan(p *keys.Plan, cfg *Config) *plan {
+	out := &plan{Plan: p, fillLock: cfg.FillLock}
+	for _, dep := range p.Deps {
+		for _, t := range cfg.FillLockTables {
+			if tableMatches(dep, t) {
+				out.fillLock = true
+			}
+		}
+	}
 	if p.Cacheable {
 		out.stamps = make([]string, 0, 2+len(p.Deps))
 		out.stamps = append(out.stamps, d.globalStamp, d.schemaStamp)
@@ -121,6 +132,16 @@ func (d *database) newPlan(p *keys.Plan) *plan {
 		}
 	}
 	return out
+}
+
+// tableMatches reports whether a relation key ("schema"."name") is the table
+// a user named as schema.table or table.
+func tableMatches(key, name string) bool {
+	schema, table, qualified := strings.Cut(name, ".")
+	if !qualified {
+		return strings.HasSuffix(key, "."+pgx.Identifier{schema}.Sanitize())
+	}
+	return key == pgx.Identifier{schema, table}.Sanitize()
 }
 
 // invalidationStamps turns changes into the stamps to delete. For a relation

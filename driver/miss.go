@@ -30,11 +30,20 @@ type flight struct {
 // to MaxRows), stores it behind the stale-fill guard, and everyone gets a
 // replay. A larger result streams on to the leader's caller and is neither
 // stored nor shared.
-func (c *Conn) miss(ctx context.Context, key string, stamps []string, tokens string, run func(context.Context) (driver.Rows, error)) (driver.Rows, error) {
+func (c *Conn) miss(ctx context.Context, p *plan, key string, stamps []string, tokens string, run func(context.Context) (driver.Rows, error)) (driver.Rows, error) {
 	var own driver.Rows
 	led := false
 	v, err, _ := c.cfg.flights.Do(key+"\x00"+tokens, func() (any, error) {
 		led = true
+		if c.wantsFillLock(ctx, p) {
+			// Across processes: one fills, the others wait for its entry.
+			res, release := c.awaitFill(ctx, key, stamps)
+			defer release()
+			if res != nil {
+				c.cfg.stats.Shared.Add(1)
+				return &flight{res: res}, nil
+			}
+		}
 		rows, err := run(ctx)
 		if err != nil {
 			return nil, err

@@ -24,7 +24,7 @@ func (c *Conn) plan(ctx context.Context, query string) *plan {
 	a := c.cfg.analyse(query)
 	cat := c.catalog(ctx)
 	kp := keys.Resolve(a, cat, &c.sess.keys)
-	p := db.newPlan(kp)
+	p := db.newPlan(kp, c.cfg)
 	switch {
 	case !kp.Complete:
 		db.wantReload.Store(true)

@@ -95,5 +95,5 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driv
 		return run(ctx)
 	}
 	stats.Misses.Add(1)
-	return c.miss(ctx, key, stamps, tokens, run)
+	return c.miss(ctx, p, key, stamps, tokens, run)
 }

@@ -7,6 +7,7 @@ type Stats struct {
 	Hits, Misses, Shared, Stores, GuardDrops, Uncached atomic.Int64
 	Passthrough, RedisErrors, DecodeErrors             atomic.Int64
 	Invalidations, CatalogLoads                        atomic.Int64
+	LockWaits, LockTimeouts                            atomic.Int64
 }
 
 // StatsSnapshot is a point-in-time copy of Stats.
@@ -36,6 +37,9 @@ type StatsSnapshot struct {
 	Invalidations int64
 	// CatalogLoads are reads of the schema catalog.
 	CatalogLoads int64
+	// LockWaits are misses that waited for another process's fill;
+	// LockTimeouts those that gave up waiting and queried themselves.
+	LockWaits, LockTimeouts int64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
@@ -43,5 +47,6 @@ func (s *Stats) snapshot() StatsSnapshot {
 		Hits: s.Hits.Load(), Misses: s.Misses.Load(), Shared: s.Shared.Load(), Stores: s.Stores.Load(), GuardDrops: s.GuardDrops.Load(),
 		Uncached: s.Uncached.Load(), Passthrough: s.Passthrough.Load(), RedisErrors: s.RedisErrors.Load(),
 		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
+		LockWaits: s.LockWaits.Load(), LockTimeouts: s.LockTimeouts.Load(),
 	}
 }

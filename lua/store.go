@@ -22,10 +22,13 @@ var (
 	storeSrc string
 	//go:embed invalidate.lua
 	invalidateSrc string
+	//go:embed unlock.lua
+	unlockSrc string
 
 	registerScript   = redis.NewScript(registerSrc)
 	storeScript      = redis.NewScript(storeSrc)
 	invalidateScript = redis.NewScript(invalidateSrc)
+	unlockScript     = redis.NewScript(unlockSrc)
 )
 
 // ErrBadReply is returned when Redis answers a script with something the
@@ -144,6 +147,16 @@ func (s *Store) Invalidate(ctx context.Context, stamps []string) error {
 		return nil
 	}
 	return invalidateScript.Run(ctx, s.rdb, stamps).Err()
+}
+
+// Lock takes a fill lock for ttl if nobody holds it.
+func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+	return s.rdb.SetNX(ctx, key, token, ttl).Result()
+}
+
+// Unlock releases a fill lock the caller holds.
+func (s *Store) Unlock(ctx context.Context, key, token string) error {
+	return unlockScript.Run(ctx, s.rdb, []string{key}, token).Err()
 }
 
 // Delete removes keys that hold something undecodable.
