@@ -10,9 +10,12 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -103,6 +106,9 @@ func run(dur time.Duration, n int) error {
 	fmt.Println("| write | direct pgx | cacheops | overhead |")
 	fmt.Println("|---|---|---|---|")
 	if err := benchWrites(ctx, direct, db, dur); err != nil {
+		return err
+	}
+	if err := benchConcurrency(ctx, direct, db, dur); err != nil {
 		return err
 	}
 	if *scale {
@@ -347,4 +353,103 @@ func fill(ctx context.Context, db *sql.DB, read string, from, to int) error {
 		}
 	}
 	return nil
+}
+
+// benchConcurrency measures throughput and latency with 1, 8 and 64
+// goroutines: point reads through pgx, cacheops hits and misses, and UPDATEs
+// by primary key through both.
+func benchConcurrency(ctx context.Context, direct, db *sql.DB, dur time.Duration) error {
+	const read = "SELECT id, category, title, price, created FROM cacheops_bench.items WHERE id = $1"
+	const upd = "UPDATE cacheops_bench.items SET price = price + 1 WHERE id = $1"
+	var next atomic.Int64
+	next.Store(1)
+	fresh := func() int { return int(next.Add(1)%199000) + 1 } // a new entry each time: a miss
+	hot := func() int { return 4242 }
+	variants := []struct {
+		name string
+		db   *sql.DB
+		op   func() error
+	}{
+		{"pgx read", direct, func() error { return readAll(ctx, direct, query{sql: read, args: []any{hot()}}) }},
+		{"cacheops hit", db, func() error { return readAll(ctx, db, query{sql: read, args: []any{hot()}}) }},
+		{"cacheops miss", db, func() error { return readAll(ctx, db, query{sql: read, args: []any{fresh()}}) }},
+		{"pgx UPDATE", direct, func() error { _, err := direct.ExecContext(ctx, upd, 150000+rand.IntN(40000)); return err }},
+		{"cacheops UPDATE", db, func() error { _, err := db.ExecContext(ctx, upd, 150000+rand.IntN(40000)); return err }},
+	}
+	fmt.Println()
+	fmt.Print("| goroutines |")
+	for _, v := range variants {
+		fmt.Printf(" %s |", v.name)
+	}
+	fmt.Print("\n|---|")
+	for range variants {
+		fmt.Print("---|")
+	}
+	fmt.Println()
+	for _, g := range []int{1, 8, 64} {
+		fmt.Printf("| %d |", g)
+		for _, v := range variants {
+			// Only the pool in use keeps connections: PostgreSQL allows
+			// 100 in all.
+			for _, d := range []*sql.DB{direct, db} {
+				if d == v.db {
+					d.SetMaxOpenConns(g)
+					d.SetMaxIdleConns(g)
+				} else {
+					d.SetMaxIdleConns(0)
+				}
+			}
+			// Warm up: open the pool's connections outside the measurement.
+			if _, _, err := runConcurrent(g, dur/8, v.op); err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			ops, lat, err := runConcurrent(g, dur/4, v.op)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			fmt.Printf(" %.0f/s (p50 %s, p99 %s) |", ops, us(pct(lat, 50)), us(pct(lat, 99)))
+		}
+		fmt.Println()
+	}
+	for _, d := range []*sql.DB{direct, db} {
+		d.SetMaxOpenConns(8)
+		d.SetMaxIdleConns(4)
+	}
+	return nil
+}
+
+func runConcurrent(g int, dur time.Duration, op func() error) (float64, []time.Duration, error) {
+	var mu sync.Mutex
+	var all []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(dur)
+	for i := 0; i < g; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				if err := op(); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return 0, nil, firstErr
+	}
+	if len(all) == 0 {
+		return 0, []time.Duration{0}, nil
+	}
+	return float64(len(all)) / dur.Seconds(), all, nil
 }
