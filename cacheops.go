@@ -21,7 +21,8 @@ import (
 // to 10,000 rows, caching enabled.
 type Options struct {
 	// Redis is the client to use: a *redis.Client, *redis.ClusterClient or a
-	// failover client. Nil: a client for RedisURL.
+	// failover client; set its ContextTimeoutEnabled so that RedisTimeout
+	// bounds every call. Nil: a client for RedisURL.
 	Redis redis.UniversalClient
 	// RedisURL is used when Redis is nil: a redis:// or rediss:// URL
 	// (password, database number and TLS honoured). Empty: CACHEOPS_REDIS,
@@ -90,6 +91,9 @@ func New(opts Options) (*Cache, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cacheops: redis url: %w", err)
 		}
+		// RedisTimeout travels as a context deadline; go-redis applies it to
+		// the socket only when asked to.
+		ropts.ContextTimeoutEnabled = true
 		c.rdb, c.ownsRedis = redis.NewClient(ropts), true
 	}
 	prefix := opts.Prefix

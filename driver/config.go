@@ -1,7 +1,6 @@
 package driver
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +43,7 @@ type Config struct {
 	FillLockWait time.Duration
 
 	stats    Stats
+	breaker  breaker
 	flights  singleflight.Group
 	analyses *lru.Cache[string, *keys.Analysis]
 	dbs      sync.Map // database id → *database
@@ -75,6 +75,7 @@ func (c *Config) Init() *Config {
 	if c.MaxInList <= 0 {
 		c.MaxInList = keys.DefaultMaxInList
 	}
+	c.breaker.threshold, c.breaker.cooldown = 5, time.Second
 	if c.FillLockWait <= 0 {
 		c.FillLockWait = time.Second
 	}
@@ -104,69 +105,4 @@ func (c *Config) database(id string) *database {
 	}
 	d, _ := c.dbs.LoadOrStore(id, newDatabase(id, c.Prefix))
 	return d.(*database)
-}
-
-// invalidate applies a finished write's changes: it turns them into stamps
-// (reading the schemes of the relations known by rows) and deletes them. An
-// invalidation that cannot be delivered is kept; until it is, this process
-// serves no hits at all (correct, if coarse) and retries on later calls.
-func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Change, global bool) {
-	if c.Store == nil || (len(changes) == 0 && !global) || c.noInvalidation.Load() {
-		return
-	}
-	// The write has happened: deliver even if the caller gives up now.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*c.RedisTimeout)
-	defer cancel()
-	stamps := db.invalidationStamps(ctx, c.Store, changes, global)
-	if len(stamps) == 0 {
-		return
-	}
-	c.stats.Invalidations.Add(int64(len(stamps)))
-	if err := c.Store.Invalidate(ctx, stamps); err != nil {
-		c.stats.RedisErrors.Add(1)
-		c.keepUndelivered(stamps)
-	}
-	if c.afterInvalidate != nil {
-		c.afterInvalidate()
-	}
-}
-
-func (c *Config) keepUndelivered(stamps []string) {
-	c.undeliveredMu.Lock()
-	defer c.undeliveredMu.Unlock()
-	if c.undelivered == nil {
-		c.undelivered = map[string]struct{}{}
-	}
-	for _, s := range stamps {
-		c.undelivered[s] = struct{}{}
-	}
-	c.hasUndelivered.Store(true)
-}
-
-// cacheBlocked reports whether undelivered invalidations forbid hits, trying
-// to deliver them at most every 100 ms.
-func (c *Config) cacheBlocked(ctx context.Context) bool {
-	if !c.hasUndelivered.Load() {
-		return false
-	}
-	now := time.Now().UnixNano()
-	last := c.lastRedelivery.Load()
-	if now-last < int64(100*time.Millisecond) || !c.lastRedelivery.CompareAndSwap(last, now) {
-		return true
-	}
-	c.undeliveredMu.Lock()
-	defer c.undeliveredMu.Unlock()
-	stamps := make([]string, 0, len(c.undelivered))
-	for s := range c.undelivered {
-		stamps = append(stamps, s)
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
-	defer cancel()
-	if err := c.Store.Invalidate(ctx, stamps); err != nil {
-		c.stats.RedisErrors.Add(1)
-		return true
-	}
-	c.undelivered = nil
-	c.hasUndelivered.Store(false)
-	return false
 }

@@ -144,6 +144,19 @@ func tableMatches(key, name string) bool {
 	return key == pgx.Identifier{schema, table}.Sanitize()
 }
 
+// wideStamps are the stamps of changes taken whole: what is kept when the
+// schemes cannot be read.
+func (d *database) wideStamps(changes []keys.Change, global bool) []string {
+	var out []string
+	if global {
+		out = append(out, d.globalStamp)
+	}
+	for _, c := range changes {
+		out = append(out, d.stamp(c.Rel))
+	}
+	return out
+}
+
 // invalidationStamps turns changes into the stamps to delete. For a relation
 // known by row images it reads the schemes readers registered (one round
 // trip for all relations) and deletes, for every scheme and image, the
@@ -176,10 +189,7 @@ func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, cha
 		schemes, err = store.Schemes(ctx, sets)
 	}
 	if store == nil || err != nil {
-		for _, c := range granular {
-			out = append(out, d.stamp(c.Rel))
-		}
-		return out
+		return append(out, d.wideStamps(granular, false)...)
 	}
 	seen := map[string]bool{}
 	add := func(k string) {

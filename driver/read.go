@@ -51,7 +51,7 @@ func (c *Conn) usesCache(ctx context.Context) bool {
 	if !c.sess.ok && (c.tx.Active() || c.readSession(ctx) != nil) {
 		return false
 	}
-	return !c.cfg.cacheBlocked(ctx)
+	return !c.cfg.cacheBlocked(ctx, c.sess.db)
 }
 
 // cachedQuery answers from Redis on a valid hit; otherwise it runs the query
@@ -62,6 +62,10 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driv
 	if ctx.Err() != nil {
 		return run(ctx) // the database reports the cancellation as it would without cacheops
 	}
+	if !c.cfg.breaker.allow() {
+		stats.Passthrough.Add(1)
+		return run(ctx) // Redis is down: no call, no timeout to wait for
+	}
 	stamps, regs := c.sess.db.readKeys(p, args)
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
 	defer cancel()
@@ -69,6 +73,9 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driv
 	if err == nil && payload == nil {
 		// A miss: register the schemes and read the stamps before the query.
 		tokens, err = c.cfg.Store.Register(lctx, regs, stamps, 2*c.cfg.TTL)
+	}
+	if ctx.Err() == nil {
+		c.cfg.breaker.record(err) // the caller giving up says nothing of Redis
 	}
 	if err != nil {
 		stats.RedisErrors.Add(1)

@@ -1,0 +1,182 @@
+package cacheops_test
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops"
+)
+
+// faultyProxy sits between cacheops and the real Redis and can pass traffic,
+// swallow it (accept, read, never answer) or delay it.
+type faultyProxy struct {
+	ln     net.Listener
+	target string
+	mode   atomic.Int32 // proxyPass, proxySwallow, proxyDelay
+	delay  time.Duration
+	mu     sync.Mutex
+	conns  []net.Conn
+}
+
+const (
+	proxyPass int32 = iota
+	proxySwallow
+	proxyDelay
+)
+
+func newFaultyProxy(t *testing.T, target string) *faultyProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &faultyProxy{ln: ln, target: target}
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *faultyProxy) serve(c net.Conn) {
+	up, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, c, up)
+	p.mu.Unlock()
+	go io.Copy(c, up)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			up.Close()
+			return
+		}
+		switch p.mode.Load() {
+		case proxySwallow:
+			continue // read and never answer
+		case proxyDelay:
+			time.Sleep(p.delay)
+		}
+		if _, err := up.Write(buf[:n]); err != nil {
+			return
+		}
+	}
+}
+
+// cutAll drops every open connection, as a network failure would.
+func (p *faultyProxy) cutAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func proxiedEnv(t *testing.T, timeout time.Duration) (*env, *faultyProxy) {
+	ropts, err := redis.ParseURL(testRedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newFaultyProxy(t, ropts.Addr)
+	e := newFixture(t, func(o *cacheops.Options) {
+		ro := *ropts
+		ro.Addr, ro.MaxRetries, ro.DialerRetries, ro.ContextTimeoutEnabled = p.ln.Addr().String(), -1, 1, true
+		o.Redis, o.RedisTimeout = redis.NewClient(&ro), timeout
+	})
+	return e, p
+}
+
+// A Redis that accepts connections and never answers costs each call at
+// most the timeout, and only until the circuit breaker opens; every query
+// answers correctly; caching resumes when Redis does.
+func TestRedisThatNeverAnswers(t *testing.T) {
+	t.Parallel()
+	e, p := proxiedEnv(t, 100*time.Millisecond)
+	p.mode.Store(proxySwallow)
+	start := time.Now()
+	for i := 0; i < 20; i++ {
+		e.fresh(post1, 1)
+		e.exec("UPDATE post SET title = $1 WHERE id = 1", "t"+time.Now().String())
+	}
+	took := time.Since(start)
+	if took > 3*time.Second {
+		t.Fatalf("20 reads and writes took %v against a silent Redis: the breaker did not open", took)
+	}
+	s := e.cache.Stats()
+	if s.RedisErrors == 0 || s.RedisErrors > 10 || s.Hits != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	p.mode.Store(proxyPass)
+	p.cutAll()
+	deadline := time.Now().Add(5 * time.Second)
+	for e.cache.Stats().Hits == 0 && time.Now().Before(deadline) {
+		e.fresh(post1, 1)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e.cache.Stats().Hits == 0 {
+		t.Fatalf("caching did not resume: %+v", e.cache.Stats())
+	}
+}
+
+// A slow Redis, within the timeout, still serves hits and fresh reads.
+func TestSlowRedis(t *testing.T) {
+	t.Parallel()
+	e, p := proxiedEnv(t, time.Second)
+	p.delay = 30 * time.Millisecond
+	p.mode.Store(proxyDelay)
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		e.cached(post1, 1)
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("two reads took %v", took)
+		}
+		e.exec("UPDATE post SET title = $1 WHERE id = 1", time.Now().String())
+		e.fresh(post1, 1)
+	}
+}
+
+// An entry cached before an outage is never served for data written during
+// it: the write's invalidation is kept, and delivered before any hit.
+func TestOutageKeepsInvalidationsUntilDelivered(t *testing.T) {
+	t.Parallel()
+	e, p := proxiedEnv(t, 100*time.Millisecond)
+	e.cached(post1, 1)
+	p.mode.Store(proxySwallow)
+	e.exec("UPDATE post SET title = 'written during the outage' WHERE id = 1")
+	e.fresh(post1, 1)
+	p.mode.Store(proxyPass)
+	p.cutAll()
+	for i := 0; i < 30; i++ {
+		e.fresh(post1, 1) // never the entry from before the outage
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := e.read(post1, 1); got != "1written during the outage" {
+		t.Fatalf("got %q", got)
+	}
+	if e.cache.Stats().Hits == 0 {
+		t.Fatalf("caching did not resume: %+v", e.cache.Stats())
+	}
+}
