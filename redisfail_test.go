@@ -180,3 +180,40 @@ func TestOutageKeepsInvalidationsUntilDelivered(t *testing.T) {
 		t.Fatalf("caching did not resume: %+v", e.cache.Stats())
 	}
 }
+
+// Whatever sits under cacheops' keys — foreign bytes, a truncated entry, a
+// value of the wrong Redis type — is a miss, is replaced, and never an error.
+func TestForeignValuesUnderCacheopsKeys(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	q := "SELECT * FROM post WHERE category_id = $1 ORDER BY id"
+	spoil := []func(k string){
+		func(k string) { e.rdb.Set(e.ctx, k, "foreign bytes", 0) },
+		func(k string) { e.rdb.Del(e.ctx, k); e.rdb.RPush(e.ctx, k, "a list") },
+		func(k string) { e.rdb.Del(e.ctx, k); e.rdb.HSet(e.ctx, k, "a", "hash") },
+		func(k string) { e.rdb.Del(e.ctx, k); e.rdb.SAdd(e.ctx, k, "a set") },
+		func(k string) { v, _ := e.rdb.Get(e.ctx, k).Result(); e.rdb.Set(e.ctx, k, v[:len(v)/2], 0) },
+	}
+	for round, f := range spoil {
+		e.cached(q, 3)
+		keys, err := e.rdb.Keys(e.ctx, e.cachePrefix()+"*").Result()
+		if err != nil || len(keys) < 4 {
+			t.Fatalf("keys %v %v", keys, err)
+		}
+		for _, k := range keys {
+			if typ := e.rdb.Type(e.ctx, k).Val(); typ == "string" || round < 4 {
+				f(k) // every key: entry, stamps and schemes set
+			}
+		}
+		before := e.cache.Stats()
+		for i := 0; i < 3; i++ {
+			e.fresh(q, 3)
+		}
+		after := e.cache.Stats()
+		if after.Hits == before.Hits {
+			t.Fatalf("round %d: caching did not resume: %+v", round, after)
+		}
+		e.exec("UPDATE post SET title = $1 WHERE id = 2", time.Now().String())
+		e.fresh(q, 3)
+	}
+}

@@ -67,7 +67,7 @@ func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payl
 	}
 	for i, v := range vals[1:] {
 		if t, ok := v.(string); !ok || t != e[i*TokenLen:(i+1)*TokenLen] {
-			return nil, "", nil
+			return nil, "", nil // also a stamp that holds something else: a miss
 		}
 	}
 	return []byte(e[head:]), e[:head], nil

@@ -6,7 +6,8 @@ local len = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
 local v = ARGV[3]
 for i = 2, #KEYS do
-  if redis.call('GET', KEYS[i]) ~= string.sub(v, (i - 2) * len + 1, (i - 1) * len) then
+  if redis.call('TYPE', KEYS[i]).ok ~= 'string' or
+     redis.call('GET', KEYS[i]) ~= string.sub(v, (i - 2) * len + 1, (i - 1) * len) then
     return 0
   end
 end
