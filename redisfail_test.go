@@ -217,3 +217,41 @@ func TestForeignValuesUnderCacheopsKeys(t *testing.T) {
 		e.fresh(q, 3)
 	}
 }
+
+// Redis ACL users and passwords work through the URL; a wrong password is a
+// Redis failure like any other: queries still answer.
+func TestRedisACLUserThroughTheURL(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	ropts, err := redis.ParseURL(testRedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rdb.Do(e.ctx, "ACL", "SETUSER", "cacheops_test", "on", ">s3cret", "~*", "&*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		password string
+		hits     bool
+	}{{"s3cret", true}, {"wrong", false}} {
+		url := "redis://cacheops_test:" + c.password + "@" + ropts.Addr + "/9"
+		cache, err := cacheops.New(cacheops.Options{RedisURL: url, Prefix: e.cachePrefix() + c.password + ":"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := cache.OpenDB(withSearchPath(testDSN(), e.schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if got, want := rows(t, db, post1, 1), e.direct_(post1, 1); got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		}
+		if s := cache.Stats(); (s.Hits > 0) != c.hits || (s.RedisErrors > 0) == c.hits {
+			t.Fatalf("password %s: stats %+v", c.password, s)
+		}
+		db.Close()
+		cache.Close()
+	}
+}
