@@ -37,3 +37,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./serialize
 	$(GO) test -run '^$$' -fuzz FuzzAnalyse -fuzztime $(FUZZTIME) ./keys
 	$(GO) test -run '^$$' -fuzz FuzzEntryKey -fuzztime $(FUZZTIME) ./keys
+	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime $(FUZZTIME) ./keys

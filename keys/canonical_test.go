@@ -60,3 +60,25 @@ func TestCanonicalRefuses(t *testing.T) {
 		}
 	}
 }
+
+// Canonical must never panic and, for every kind, give one value for text
+// that PostgreSQL reads as the same value: canonical forms are fixed points.
+func FuzzCanonical(f *testing.F) {
+	f.Add(" +03 ")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, k := range []catalog.ValueKind{catalog.IntKind, catalog.BoolKind, catalog.TextKind, catalog.UUIDKind, catalog.EnumKind} {
+			v, ok := Canonical(k, s)
+			if !ok {
+				continue
+			}
+			again, ok := Canonical(k, v)
+			if k == catalog.BoolKind {
+				again, ok = Canonical(k, v == "t")
+			}
+			if !ok || again != v {
+				t.Fatalf("%s %q: canonical %q is not a fixed point (%q)", k, s, v, again)
+			}
+		}
+		Canonical(catalog.IntKind, NumericLiteral(s))
+	})
+}
