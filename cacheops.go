@@ -58,6 +58,13 @@ type Options struct {
 	FillLockTables []string
 	// FillLockWait bounds the wait for another process's fill. Zero: 1 s.
 	FillLockWait time.Duration
+	// RowSecurity lets tables with row level security be cached. Such a
+	// table is never cached unless named here ("schema.table" or "table")
+	// with every session setting its policies read; the values of those
+	// settings then join every entry's key, next to the role. Name them all:
+	// a policy reading a setting not named here would share entries between
+	// sessions that see different rows.
+	RowSecurity map[string][]string
 }
 
 // WithFillLock turns the cross-process fill lock on or off for the reads
@@ -115,6 +122,7 @@ func New(opts Options) (*Cache, error) {
 		FillLock:        opts.FillLock,
 		FillLockTables:  opts.FillLockTables,
 		FillLockWait:    opts.FillLockWait,
+		RowSecurity:     opts.RowSecurity,
 	}).Init()
 	return c, nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/cacheops/cacheops"
 )
 
 // withUser returns dsn with another user.
@@ -198,5 +200,41 @@ CREATE TABLE %[1]s.post (id int PRIMARY KEY, title text); INSERT INTO %[1]s.post
 	e.kept(q) // a write in one database invalidates nothing in the other
 	if got := rows(t, db2, q); got != "changed in the second" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A table with row level security named in Options.RowSecurity with the
+// settings its policy reads is cached per value of those settings: two
+// tenants on one role and one pooled connection each read their own rows,
+// from the cache.
+func TestRowSecurityOptionCachesPerTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(o *cacheops.Options) { o.RowSecurity = map[string][]string{"doc": {"app.tenant"}} })
+	ensureRolesForSchema(t, e)
+	e.outOfBand(`CREATE TABLE doc (id int, tenant text, body text);
+INSERT INTO doc VALUES (1, 'a', 'for a'), (2, 'b', 'for b');
+ALTER TABLE doc ENABLE ROW LEVEL SECURITY; ALTER TABLE doc FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON doc USING (tenant = current_setting('app.tenant', true));
+GRANT SELECT, UPDATE ON doc TO cacheops_reader`)
+	db, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), "cacheops_reader"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	q := "SELECT body FROM doc ORDER BY id"
+	for _, tenant := range []string{"a", "b", "a", "b", "a"} {
+		mustExec(t, db, "SET app.tenant = '"+tenant+"'")
+		if got := rows(t, db, q); got != "for "+tenant {
+			t.Fatalf("tenant %s read %q", tenant, got)
+		}
+	}
+	if s := e.cache.Stats(); s.Hits != 3 || s.Stores != 2 {
+		t.Fatalf("want two entries (one per tenant) and three hits: %+v", s)
+	}
+	mustExec(t, db, "SET app.tenant = 'a'")
+	mustExec(t, db, "UPDATE doc SET body = 'changed for a' WHERE id = 1")
+	if got := rows(t, db, q); got != "changed for a" {
+		t.Fatalf("stale after a write: %q", got)
 	}
 }

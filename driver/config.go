@@ -41,12 +41,19 @@ type Config struct {
 	FillLockTables []string
 	// FillLockWait bounds the wait for another process's fill.
 	FillLockWait time.Duration
+	// RowSecurity names tables with row level security ("schema.table" or
+	// "table") with the settings their policies read: their values join
+	// every entry's namespace, and those tables are cached.
+	RowSecurity map[string][]string
 
-	stats    Stats
-	breaker  breaker
-	flights  singleflight.Group
-	analyses *lru.Cache[string, *keys.Analysis]
-	dbs      sync.Map // database id → *database
+	stats   Stats
+	breaker breaker
+	// sessionSQL reads the namespace, with the settings RowSecurity names.
+	sessionSQL      string
+	sessionSettings []string
+	flights         singleflight.Group
+	analyses        *lru.Cache[string, *keys.Analysis]
+	dbs             sync.Map // database id → *database
 
 	undeliveredMu   sync.Mutex
 	undelivered     map[string]struct{}
@@ -83,6 +90,7 @@ func (c *Config) Init() *Config {
 		c.MaxCapturedRows = keys.DefaultMaxCapturedRows
 	}
 	c.analyses, _ = lru.New[string, *keys.Analysis](4096)
+	c.sessionSQL, c.sessionSettings = sessionQuery(c.RowSecurity)
 	return c
 }
 

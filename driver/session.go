@@ -39,24 +39,52 @@ const sessionSQL = `SELECT (SELECT system_identifier::text FROM pg_control_syste
   current_setting('extra_float_digits'), current_setting('bytea_output'),
   current_setting('default_text_search_config'), current_setting('standard_conforming_strings')`
 
-// sessionFallbackSQL identifies the server by address where
-// pg_control_system() is not granted.
-var sessionFallbackSQL = strings.Replace(sessionSQL,
-	"(SELECT system_identifier::text FROM pg_control_system())",
-	"coalesce(host(inet_server_addr()), 'socket') || ':' || coalesce(inet_server_port(), 0)::text", 1)
+const sessionFields = 17
+
+// sessionQuery adds to sessionSQL the settings that row level security
+// policies of cached tables read.
+func sessionQuery(rowSecurity map[string][]string) (string, []string) {
+	seen := map[string]bool{}
+	var settings []string
+	for _, names := range rowSecurity {
+		for _, n := range names {
+			if !seen[n] {
+				seen[n] = true
+				settings = append(settings, n)
+			}
+		}
+	}
+	sort.Strings(settings)
+	q := sessionSQL
+	for _, n := range settings {
+		q += ", coalesce(current_setting('" + strings.ReplaceAll(n, "'", "''") + "', true), E'\\x01none')"
+	}
+	return q, settings
+}
+
+// fallbackSQL identifies the server by address where pg_control_system()
+// is not granted.
+func fallbackSQL(q string) string {
+	return strings.Replace(q, "(SELECT system_identifier::text FROM pg_control_system())",
+		"coalesce(host(inet_server_addr()), 'socket') || ':' || coalesce(inet_server_port(), 0)::text", 1)
+}
 
 // readSession (re-)reads the namespace. On failure the connection bypasses
 // the cache until a later read succeeds.
 func (c *Conn) readSession(ctx context.Context) error {
 	c.sess.ok = false
-	rows, err := c.QueryAll(ctx, sessionSQL)
+	q := c.cfg.sessionSQL
+	if q == "" {
+		q = sessionSQL
+	}
+	rows, err := c.QueryAll(ctx, q)
 	if err != nil && !c.tx.Active() {
-		rows, err = c.QueryAll(ctx, sessionFallbackSQL)
+		rows, err = c.QueryAll(ctx, fallbackSQL(q))
 	}
 	if err != nil {
 		return err
 	}
-	if len(rows) != 1 || len(rows[0]) != 17 {
+	if len(rows) != 1 || len(rows[0]) != sessionFields+len(c.cfg.sessionSettings) {
 		return fmt.Errorf("cacheops: unexpected session row")
 	}
 	f := make([]string, len(rows[0]))
@@ -80,11 +108,14 @@ func (c *Conn) readSession(ctx context.Context) error {
 	}
 	sort.Strings(tempNames)
 	c.sess = session{
-		ok:               true,
-		db:               c.cfg.database(id),
-		namespace:        strings.Join(append([]string{id, user, f[3], searchPath}, f[7:]...), "\x00"),
-		fingerprint:      strings.Join(append([]string{user, searchPath}, tempNames...), "\x00"),
-		keys:             keys.Session{User: user, SearchPath: keys.ParseSearchPath(searchPath, user), Temp: temp},
+		ok:        true,
+		db:        c.cfg.database(id),
+		namespace: strings.Join(append([]string{id, user, f[3], searchPath}, f[7:]...), "\x00"),
+		// The settings row level security reads change which rows a plan's
+		// tables show, not how names resolve; they are in the namespace.
+		fingerprint: strings.Join(append([]string{user, searchPath}, tempNames...), "\x00"),
+		keys: keys.Session{User: user, SearchPath: keys.ParseSearchPath(searchPath, user), Temp: temp,
+			RowSecurityOK: c.cfg.rowSecurityOK},
 		defaultIsolation: f[5],
 	}
 	c.plans = nil
@@ -114,4 +145,15 @@ func (c *Conn) QueryAll(ctx context.Context, sql string) ([][]driver.Value, erro
 		}
 		out = append(out, row)
 	}
+}
+
+// rowSecurityOK reports whether a table with row level security is named by
+// Options.RowSecurity.
+func (c *Config) rowSecurityOK(relKey string) bool {
+	for t := range c.RowSecurity {
+		if tableMatches(relKey, t) {
+			return true
+		}
+	}
+	return false
 }

@@ -221,7 +221,7 @@ func (r *resolver) read(st *Statement) {
 	}
 	deps := map[string]bool{}
 	for _, rel := range r.cat.Closure(start, viewBases) {
-		if why := uncacheableRelation(rel); why != "" {
+		if why := uncacheableRelation(rel); why != "" && !(rel.RLS && why == "row level security" && r.s != nil && r.s.RowSecurityOK != nil && r.s.RowSecurityOK(rel.Key())) {
 			p.Reason = why
 			return
 		}
