@@ -80,6 +80,12 @@ func TestRolesNeverShareEntries(t *testing.T) {
 	}
 	e.exec("RESET ROLE")
 	e.hit("Cacheops", q)
+	e.exec("SET SESSION AUTHORIZATION cacheops_nobody")
+	if _, err := e.db.Query(q); !permissionDenied(err) {
+		t.Fatalf("after SET SESSION AUTHORIZATION the entry of the previous role was served: %v", err)
+	}
+	e.exec("RESET SESSION AUTHORIZATION")
+	e.hit("Cacheops", q)
 }
 
 // Two search_paths with same-named tables each read their own; DISCARD ALL

@@ -255,3 +255,34 @@ func TestRedisACLUserThroughTheURL(t *testing.T) {
 		cache.Close()
 	}
 }
+
+// Redis stopped and restarted: every query answers correctly meanwhile, with
+// no error and no more than the timeout added, and caching resumes after.
+func TestRedisStoppedAndRestarted(t *testing.T) {
+	t.Parallel()
+	srv := startRedis(t)
+	e := newFixture(t, func(o *cacheops.Options) {
+		ro, _ := redis.ParseURL(srv.url())
+		ro.MaxRetries, ro.DialerRetries, ro.ContextTimeoutEnabled = -1, 1, true
+		o.Redis, o.RedisTimeout = redis.NewClient(ro), 200*time.Millisecond
+	})
+	e.cached(post1, 1)
+	srv.stop()
+	for i := 0; i < 10; i++ {
+		start := time.Now()
+		e.fresh(post1, 1)
+		if took := time.Since(start); took > time.Second {
+			t.Fatalf("a read took %v with Redis down", took)
+		}
+		e.exec("UPDATE post SET title = $1 WHERE id = 1", time.Now().String())
+	}
+	srv.start(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.cache.Stats().Hits < 2 && time.Now().Before(deadline) {
+		e.fresh(post1, 1)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := e.cache.Stats(); s.Hits < 2 || s.RedisErrors == 0 {
+		t.Fatalf("caching did not resume after the restart: %+v", s)
+	}
+}
