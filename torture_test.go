@@ -327,37 +327,24 @@ func tortureWrite(db *sql.DB, r *rand.Rand, log *tortureLog) error {
 	id := r.IntN(tortureRows) + 1
 	start := time.Now().UnixNano()
 	commit := func(rows []tRow) { log.add(tEvent{Kind: "w", Start: start, End: time.Now().UnixNano(), Rows: rows}) }
+	autocommit := func(q string, args ...any) error {
+		rs, err := db.Query(q+bump, args...)
+		if err != nil {
+			return err
+		}
+		rows, err := scanRows(rs)
+		if err == nil {
+			commit(rows)
+		}
+		return err
+	}
 	switch r.IntN(6) {
 	case 0: // a single-row update
-		rs, err := db.Query("UPDATE torture SET version = version + 1 WHERE id = $1"+bump, id)
-		if err != nil {
-			return err
-		}
-		rows, err := scanRows(rs)
-		if err != nil {
-			return err
-		}
-		commit(rows)
+		return autocommit("UPDATE torture SET version = version + 1 WHERE id = $1", id)
 	case 1: // move a row to another group
-		rs, err := db.Query("UPDATE torture SET grp = $2, version = version + 1 WHERE id = $1"+bump, id, r.IntN(4))
-		if err != nil {
-			return err
-		}
-		rows, err := scanRows(rs)
-		if err != nil {
-			return err
-		}
-		commit(rows)
+		return autocommit("UPDATE torture SET grp = $2, version = version + 1 WHERE id = $1", id, r.IntN(4))
 	case 2: // a mass update of a group
-		rs, err := db.Query("UPDATE torture SET version = version + 1 WHERE grp = $1"+bump, r.IntN(4))
-		if err != nil {
-			return err
-		}
-		rows, err := scanRows(rs)
-		if err != nil {
-			return err
-		}
-		commit(rows)
+		return autocommit("UPDATE torture SET version = version + 1 WHERE grp = $1", r.IntN(4))
 	default: // a transaction: commit, rollback, or savepoint rolled back
 		tx, err := db.Begin()
 		if err != nil {
