@@ -81,3 +81,11 @@ func ExampleCache_OpenDB_transaction() {
 	_, _ = tx.ExecContext(ctx, "UPDATE post SET title = $1 WHERE id = $2", "new", 1)
 	_ = tx.Commit() // other connections see the new title as soon as Commit returns
 }
+
+// After writes made outside cacheops (a migration, psql), invalidate by hand.
+func ExampleInvalidateTables() {
+	db, _ := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	ctx := context.Background()
+	_ = cacheops.InvalidateTables(ctx, db, "post", "billing.invoice")
+	_ = cacheops.InvalidateAll(ctx, db) // everything of this database
+}

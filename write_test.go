@@ -2,6 +2,7 @@ package cacheops_test
 
 import (
 	"database/sql"
+	"errors"
 
 	"github.com/cacheops/cacheops"
 	"testing"
@@ -234,5 +235,32 @@ func TestDDLElsewhereRefreshesTheCatalog(t *testing.T) {
 	}
 	if after := e.cache.Stats(); after.Hits != before.Hits || after.Stores != before.Stores {
 		t.Fatalf("a table with row level security was cached after DDL elsewhere: %+v → %+v", before, after)
+	}
+}
+
+// Writes made outside cacheops are invalidated by hand: a table (and what
+// depends on it), or the whole database.
+func TestManualInvalidation(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	byPost := "SELECT title FROM post WHERE id = 1"
+	byLabel := "SELECT text FROM label WHERE id = 1"
+	e.cached(byPost)
+	e.cached(byLabel)
+	e.outOfBand("UPDATE post SET title = 'oob' WHERE id = 1; UPDATE label SET text = 'oob' WHERE id = 1")
+	if err := cacheops.InvalidateTables(e.ctx, e.db, "post"); err != nil {
+		t.Fatal(err)
+	}
+	e.fresh(byPost)
+	e.kept(byLabel)
+	if err := cacheops.InvalidateAll(e.ctx, e.db); err != nil {
+		t.Fatal(err)
+	}
+	e.fresh(byLabel)
+	if err := cacheops.InvalidateTables(e.ctx, e.db, "no_such_table"); err == nil {
+		t.Fatal("an unknown table must be an error")
+	}
+	if err := cacheops.InvalidateTables(e.ctx, e.direct, "post"); !errors.Is(err, cacheops.ErrNotCacheops) {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -219,3 +219,20 @@ func TestCapturePlans(t *testing.T) {
 		t.Error("multi-statement: captured")
 	}
 }
+
+func TestResolveTables(t *testing.T) {
+	got, err := ResolveTables(testCatalog(), publicSession, []string{"extra", `"public".Measures`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`"public"."extra"`, `"public"."measures"`, `"public"."measures_2024"`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v", got)
+	}
+	if _, err := ResolveTables(testCatalog(), publicSession, []string{"nope"}); err == nil {
+		t.Fatal("an unknown table must be an error")
+	}
+	if got, err := ResolveTables(testCatalog(), publicSession, []string{"audited"}); err != nil || got != nil {
+		t.Fatalf("a table with triggers invalidates everything: %v %v", got, err)
+	}
+}
