@@ -81,7 +81,8 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	if bt, ok := c.parent.(driver.ConnBeginTx); ok {
 		tx, err = bt.BeginTx(ctx, opts)
 	} else if opts.Isolation == driver.IsolationLevel(sql.LevelDefault) && !opts.ReadOnly {
-		tx, err = c.parent.Begin() //nolint:staticcheck // the parent offers nothing else
+		//lint:ignore SA1019 the parent offers nothing else
+		tx, err = c.parent.Begin()
 	} else {
 		return nil, errors.New("cacheops: the wrapped driver does not support transaction options")
 	}

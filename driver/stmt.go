@@ -53,7 +53,8 @@ func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	} else if vals, verr := values(args); verr != nil {
 		return nil, verr
 	} else {
-		res, err = s.parent.Exec(vals) //nolint:staticcheck // the parent offers nothing else
+		//lint:ignore SA1019 the parent offers nothing else
+		res, err = s.parent.Exec(vals)
 	}
 	s.conn.after(ctx, p, err, p.changes(args))
 	return res, err
@@ -75,7 +76,8 @@ func (s *Stmt) run(args []driver.NamedValue) runQuery {
 		if err != nil {
 			return nil, err
 		}
-		return s.parent.Query(vals) //nolint:staticcheck // the parent offers nothing else
+		//lint:ignore SA1019 the parent offers nothing else
+		return s.parent.Query(vals)
 	}
 }
 
