@@ -25,21 +25,23 @@ func classifyDDL(n *pg_query.Node) Statement {
 	case *pg_query.Node_AlterTableStmt:
 		st.Writes = []RelRef{relRef(s.AlterTableStmt.Relation)}
 	case *pg_query.Node_DropStmt:
-		st.Writes, _ = dropTargets(s.DropStmt)
+		st.Writes = dropTargets(s.DropStmt)
 	}
 	return st
 }
 
-func dropTargets(d *pg_query.DropStmt) ([]RelRef, bool) {
+// dropTargets names the relations a DROP removes, for the record: DDL
+// invalidates the whole database either way.
+func dropTargets(d *pg_query.DropStmt) []RelRef {
 	switch d.RemoveType {
 	case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_VIEW,
 		pg_query.ObjectType_OBJECT_MATVIEW, pg_query.ObjectType_OBJECT_INDEX,
 		pg_query.ObjectType_OBJECT_SEQUENCE:
 	default:
-		return nil, true
+		return nil
 	}
 	if d.Behavior == pg_query.DropBehavior_DROP_CASCADE {
-		return nil, true // dependent objects go too
+		return nil // dependents go too: they cannot all be named
 	}
 	var rs []RelRef
 	for _, o := range d.Objects {
@@ -49,11 +51,9 @@ func dropTargets(d *pg_query.DropStmt) ([]RelRef, bool) {
 			rs = append(rs, RelRef{Name: items[0].GetString_().GetSval()})
 		case 2:
 			rs = append(rs, RelRef{Schema: items[0].GetString_().GetSval(), Name: items[1].GetString_().GetSval()})
-		default:
-			return nil, true
 		}
 	}
-	return rs, false
+	return rs
 }
 
 func isTemp(rv *pg_query.RangeVar) bool {

@@ -80,8 +80,6 @@ type Plan struct {
 	// names; such a plan must not be cached, so that a reloaded catalog is
 	// used next time.
 	Complete bool
-	// Write: some step changes data or schema, or may (unknown).
-	Write bool
 }
 
 // Resolve binds an analysis to a catalog and a session. cat may be nil when no
@@ -92,7 +90,6 @@ func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
 	if a.ParseErr != nil {
 		p.Reason = "parse error"
 		p.Steps = []Step{{Kind: KindUnknown, Global: true, SessionChange: true}}
-		p.Write = true
 		return p
 	}
 	r := resolver{cat: cat, s: s, p: p}
@@ -111,11 +108,6 @@ func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
 		r.read(&a.Stmts[0])
 	} else if p.Reason == "" {
 		p.Reason = "not a single read"
-	}
-	for _, st := range p.Steps {
-		if st.Kind == KindWrite || st.Kind == KindDDL || st.Kind == KindUnknown || st.Global {
-			p.Write = true
-		}
 	}
 	return p
 }
