@@ -126,7 +126,10 @@ func TestRedisThatNeverAnswers(t *testing.T) {
 		t.Fatalf("20 reads and writes took %v against a silent Redis: the breaker did not open", took)
 	}
 	s := e.cache.Stats()
-	if s.RedisErrors == 0 || s.RedisErrors > 10 || s.Hits != 0 {
+	// Reads stop calling Redis once the breaker opens (a handful of errors);
+	// every write still tries to deliver its invalidation, once: Redis may be
+	// back for other processes.
+	if s.RedisErrors == 0 || s.RedisErrors > 10+20 || s.Hits != 0 || s.Passthrough != 20 {
 		t.Fatalf("stats %+v", s)
 	}
 	p.mode.Store(proxyPass)

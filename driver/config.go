@@ -55,12 +55,11 @@ type Config struct {
 	analyses        *lru.Cache[string, *keys.Analysis]
 	dbs             sync.Map // database id → *database
 
-	undeliveredMu   sync.Mutex
-	undelivered     map[string]struct{}
-	hasUndelivered  atomic.Bool
-	lastRedelivery  atomic.Int64
-	afterInvalidate func() // test hook
-	noInvalidation  atomic.Bool
+	undeliveredMu  sync.Mutex
+	undelivered    map[string]struct{}
+	hasUndelivered atomic.Bool
+	lastRedelivery atomic.Int64
+	noInvalidation atomic.Bool
 }
 
 // DisableInvalidationForTesting switches invalidation off, so that tests can

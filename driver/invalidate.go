@@ -20,13 +20,11 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	if c.Store == nil || (len(changes) == 0 && !global) || c.noInvalidation.Load() {
 		return
 	}
-	if !c.breaker.allow() {
-		// Redis is down: keep the relations, whole, for later.
-		c.keepUndelivered(db, db.wideStamps(changes, global))
-		return
-	}
-	// The write has happened: deliver even if the caller gives up now.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*c.RedisTimeout)
+	// Always try, whatever the circuit breaker says: it spares the read path,
+	// but Redis may be back for other processes, whose entries this write
+	// makes stale. The write has happened: deliver even if the caller gives
+	// up now.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
 	defer cancel()
 	stamps := db.invalidationStamps(ctx, c.Store, changes, global)
 	if len(stamps) == 0 {
@@ -39,9 +37,6 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
 		c.keepUndelivered(db, all)
-	}
-	if c.afterInvalidate != nil {
-		c.afterInvalidate()
 	}
 }
 
