@@ -141,12 +141,31 @@ func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) 
 	return out, nil
 }
 
-// Invalidate deletes stamps.
+// MaxStampsPerCall bounds the stamps one invalidation script call deletes:
+// a bigger invalidation is sent as several calls in one pipeline (one round
+// trip), so no request grows without bound.
+const MaxStampsPerCall = 4096
+
+// Invalidate deletes stamps, any number of them: in one script call per
+// MaxStampsPerCall stamps, pipelined. Deleting is idempotent, so a partly
+// delivered invalidation is simply sent again whole.
 func (s *Store) Invalidate(ctx context.Context, stamps []string) error {
 	if len(stamps) == 0 {
 		return nil
 	}
-	return invalidateScript.Run(ctx, s.rdb, stamps).Err()
+	if len(stamps) <= MaxStampsPerCall {
+		return invalidateScript.Run(ctx, s.rdb, stamps).Err()
+	}
+	// Load the script once, so that the pipelined EVALSHAs find it.
+	if err := invalidateScript.Load(ctx, s.rdb).Err(); err != nil {
+		return err
+	}
+	pipe := s.rdb.Pipeline()
+	for i := 0; i < len(stamps); i += MaxStampsPerCall {
+		invalidateScript.EvalSha(ctx, pipe, stamps[i:min(i+MaxStampsPerCall, len(stamps))])
+	}
+	_, err := pipe.Exec(ctx)
+	return err
 }
 
 // Lock takes a fill lock for ttl if nobody holds it.

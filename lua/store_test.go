@@ -2,6 +2,7 @@ package lua
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -129,5 +130,41 @@ func TestTokensAreDistinct(t *testing.T) {
 			t.Fatalf("token %q", tok)
 		}
 		seen[tok] = true
+	}
+}
+
+// Lua's unpack fails past about 8,000 values: an invalidation of any size must
+// still delete every stamp, in one call or several.
+func TestInvalidateAnyNumberOfStamps(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	for _, n := range []int{1, 7999, 8001, MaxStampsPerCall + 1, 20000} {
+		stamps := make([]string, n)
+		pipe := s.rdb.Pipeline()
+		for i := range stamps {
+			stamps[i] = fmt.Sprintf("%sbig:%d:%d", p, n, i)
+			pipe.Set(ctx, stamps[i], "x", time.Minute)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Invalidate(ctx, stamps); err != nil {
+			t.Fatalf("%d stamps: %v", n, err)
+		}
+		left := 0
+		for i := 0; i < n; i += 1000 {
+			left += int(s.rdb.Exists(ctx, stamps[i:min(i+1000, n)]...).Val())
+		}
+		if left != 0 {
+			t.Fatalf("%d stamps: %d left", n, left)
+		}
+	}
+	// The script alone, past unpack's limit in one call.
+	stamps := make([]string, 9001)
+	for i := range stamps {
+		stamps[i] = fmt.Sprintf("%sone:%d", p, i)
+	}
+	if err := invalidateScript.Run(ctx, s.rdb, stamps).Err(); err != nil {
+		t.Fatalf("9,001 stamps in one call: %v", err)
 	}
 }
