@@ -58,6 +58,13 @@ type Options struct {
 	FillLockTables []string
 	// FillLockWait bounds the wait for another process's fill. Zero: 1 s.
 	FillLockWait time.Duration
+	// AmbiguousDelay: a write whose outcome is unknown (a COMMIT whose reply
+	// was lost, a connection that broke or a context that ended while the
+	// statement ran or its rows were read) is invalidated whole at once and
+	// again after this delay, because its commit may become visible later
+	// than its error (synchronous replication). Zero: 5 s; negative: only
+	// at once.
+	AmbiguousDelay time.Duration
 	// RowSecurity lets tables with row level security be cached. Such a
 	// table is never cached unless named here ("schema.table" or "table")
 	// with every session setting its policies read; the values of those
@@ -122,6 +129,7 @@ func New(opts Options) (*Cache, error) {
 		FillLock:        opts.FillLock,
 		FillLockTables:  opts.FillLockTables,
 		FillLockWait:    opts.FillLockWait,
+		AmbiguousDelay:  opts.AmbiguousDelay,
 		RowSecurity:     opts.RowSecurity,
 	}).Init()
 	return c, nil

@@ -111,6 +111,11 @@ func Worse(a, b byte) byte {
 
 // Catalog is a snapshot of one database's schema.
 type Catalog struct {
+	// Token is what the cache's schema stamp held just before the catalog
+	// was read (set by the driver): while the stamp still holds it, no
+	// schema change has been announced since.
+	Token string
+
 	rels   map[uint32]*Relation
 	byName map[string]map[string]*Relation
 	// funcs maps schema → name → the worst volatility of its overloads.

@@ -12,6 +12,10 @@ import (
 	"github.com/cacheops/cacheops/lua"
 )
 
+// DefaultAmbiguousDelay is how long after a write of unknown outcome its
+// invalidation is repeated, by default.
+const DefaultAmbiguousDelay = 5 * time.Second
+
 // Config is what every connection of one cache shares.
 type Config struct {
 	// Store is the Redis side; nil disables caching (everything passes
@@ -41,6 +45,10 @@ type Config struct {
 	FillLockTables []string
 	// FillLockWait bounds the wait for another process's fill.
 	FillLockWait time.Duration
+	// AmbiguousDelay: a write whose outcome is unknown (an ambiguous COMMIT,
+	// a connection lost mid-statement) is invalidated at once and again
+	// after this delay. Negative: only at once.
+	AmbiguousDelay time.Duration
 	// RowSecurity names tables with row level security ("schema.table" or
 	// "table") with the settings their policies read: their values join
 	// every entry's namespace, and those tables are cached.
@@ -82,6 +90,9 @@ func (c *Config) Init() *Config {
 		c.MaxInList = keys.DefaultMaxInList
 	}
 	c.breaker.threshold, c.breaker.cooldown = 5, time.Second
+	if c.AmbiguousDelay == 0 {
+		c.AmbiguousDelay = DefaultAmbiguousDelay
+	}
 	if c.FillLockWait <= 0 {
 		c.FillLockWait = time.Second
 	}

@@ -76,6 +76,16 @@ func (c *Conn) Begin() (driver.Tx, error) {
 
 // BeginTx implements driver.ConnBeginTx.
 func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	// Catch up before the transaction starts, when a catalog query can
+	// still not hurt it: after DDL the transaction can then use the cache.
+	if !c.tx.Active() {
+		if db := c.sess.db; db.stale.Load() || db.wantReload.Load() {
+			c.catalog(ctx)
+		}
+		if !c.sess.ok {
+			_ = c.readSession(ctx)
+		}
+	}
 	var tx driver.Tx
 	var err error
 	if bt, ok := c.parent.(driver.ConnBeginTx); ok {

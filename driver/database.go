@@ -31,11 +31,6 @@ type database struct {
 	lastLoad   atomic.Int64
 	loadMu     sync.Mutex
 
-	// schemaToken is the last token seen on the schema stamp. Every DDL, in
-	// any process, deletes that stamp: a new token means this process's
-	// catalog may be stale.
-	schemaToken atomic.Pointer[string]
-
 	mu    sync.Mutex
 	gen   atomic.Uint64
 	plans map[string]*lru.Cache[string, *plan] // session fingerprint → plans
@@ -108,10 +103,16 @@ type plan struct {
 	effects bool
 	// fillLock: a miss takes the cross-process fill lock.
 	fillLock bool
+	// schemaToken is the catalog's Token ("" when planned without a
+	// catalog): its reads and writes are checked against the schema stamp.
+	schemaToken string
 }
 
-func (d *database) newPlan(p *keys.Plan, cfg *Config) *plan {
+func (d *database) newPlan(p *keys.Plan, cat *catalog.Catalog, cfg *Config) *plan {
 	out := &plan{Plan: p, fillLock: cfg.FillLock}
+	if cat != nil {
+		out.schemaToken = cat.Token
+	}
 	for _, dep := range p.Deps {
 		for _, t := range cfg.FillLockTables {
 			if tableMatches(dep, t) {
@@ -246,19 +247,18 @@ func (d *database) forgetPlans() {
 	d.gen.Add(1)
 }
 
-// observeSchema records the schema stamp's token as a lookup saw it. It
-// reports false when the token changed since the last lookup: DDL ran in some
-// process, so the catalog is dropped and reloaded, and the caller must
-// neither trust the entry nor fill one from a plan made with the old catalog.
-func (d *database) observeSchema(token string) bool {
-	prev := d.schemaToken.Load()
-	if prev != nil && *prev == token {
+// observeSchema checks the schema stamp's token as a lookup saw it against
+// the one the plan's catalog was read under. Every schema change, in any
+// process (and InvalidateAll), deletes that stamp: on a different token the
+// catalog is dropped and reloaded, and the caller must neither trust the
+// entry nor fill one from a plan made with the old catalog.
+func (d *database) observeSchema(p *plan, token string) bool {
+	if token == p.schemaToken {
 		return true
 	}
-	if prev = d.schemaToken.Swap(&token); prev == nil || *prev == token {
-		return true
+	if cat := d.cat.Load(); cat != nil && cat.Token != token {
+		d.schemaChanged()
 	}
-	d.schemaChanged()
 	return false
 }
 

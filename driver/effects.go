@@ -2,7 +2,9 @@ package driver
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
+	"io"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -23,7 +25,7 @@ func (c *Conn) after(ctx context.Context, p *plan, err error, captured []keys.Ch
 		return
 	}
 	s := p.Steps[0]
-	reread := c.applyStep(ctx, s, err, captured)
+	reread := c.applyStep(ctx, p, s, err, captured)
 	if err != nil && c.tx.Active() {
 		c.tx.MarkFailed() // PostgreSQL now rejects all but ROLLBACK
 	}
@@ -38,8 +40,14 @@ func isWrite(s keys.Step) bool {
 }
 
 // applyStep applies one statement's effect and reports whether the session
-// must be re-read.
-func (c *Conn) applyStep(ctx context.Context, s keys.Step, err error, captured []keys.Change) bool {
+// must be re-read. A statement the server rejected changed nothing, unless
+// it may have committed inside (CALL, DO). One whose outcome is unknown (the
+// connection failed, the caller gave up while rows were read) may have
+// changed everything it could touch: its relations go whole, now and again
+// after AmbiguousDelay, for a commit that becomes visible late.
+func (c *Conn) applyStep(ctx context.Context, p *plan, s keys.Step, err error, captured []keys.Change) bool {
+	unknown := outcomeUnknown(err)
+	ran := err == nil || unknown || s.CommitsInside
 	switch s.Kind {
 	case keys.KindTxn:
 		return c.applyTxn(ctx, s, err)
@@ -47,19 +55,22 @@ func (c *Conn) applyStep(ctx context.Context, s keys.Step, err error, captured [
 		if s.Isolation != "" && err == nil && c.tx.Active() {
 			c.tx.SetIsolation(s.Isolation, "")
 		}
-	case keys.KindDDL:
+	}
+	if s.Schema && ran {
 		c.sess.db.schemaChanged()
 	}
 	if isWrite(s) {
 		changes := captured
-		if changes == nil {
+		if changes == nil || unknown {
 			changes = s.Changes()
 		}
 		switch {
 		case c.tx.Active():
-			c.tx.Queue(changes, s.Global)
-		case !rejected(err):
-			c.cfg.invalidate(ctx, c.sess.db, changes, s.Global)
+			c.tx.Queue(changes, s.Global, p.schemaToken)
+		case unknown:
+			c.cfg.invalidateAmbiguous(ctx, c.sess.db, changes, s.Global, p.schemaToken)
+		case ran:
+			c.cfg.invalidate(ctx, c.sess.db, changes, s.Global, p.schemaToken)
 		}
 	}
 	return s.SessionChange
@@ -76,7 +87,7 @@ func (c *Conn) applyTxn(ctx context.Context, s keys.Step, err error) bool {
 		// lost may have happened. A prepared transaction's writes become
 		// visible at COMMIT PREPARED, which invalidates the whole database.
 		ended := c.tx
-		changed := c.endTx(ctx, s.Txn == keys.TxnCommit)
+		changed := c.endTx(ctx, s.Txn == keys.TxnCommit, err)
 		if s.Chain && err == nil {
 			c.tx = ended
 			c.tx.Chain()
@@ -88,18 +99,32 @@ func (c *Conn) applyTxn(ctx context.Context, s keys.Step, err error) bool {
 		}
 	case keys.TxnCommitPrepared:
 		if !rejected(err) {
-			c.cfg.invalidate(ctx, c.sess.db, nil, true)
+			c.cfg.invalidate(ctx, c.sess.db, nil, true, "")
 		}
 	}
 	return false
 }
 
 // endTx closes the transaction state, invalidating its queue when it
-// committed, and reports whether the session must be re-read.
-func (c *Conn) endTx(ctx context.Context, commit bool) bool {
-	changes, global, changed := c.tx.End()
-	if commit {
-		c.cfg.invalidate(ctx, c.sess.db, changes, global)
+// committed (err is COMMIT's outcome: when unknown, the commit may become
+// visible later than its error, so the queue is invalidated again after a
+// delay), and reports whether the session must be re-read.
+func (c *Conn) endTx(ctx context.Context, commit bool, err error) bool {
+	changes, global, token, changed := c.tx.End()
+	if !commit {
+		return changed
+	}
+	if outcomeUnknown(err) {
+		c.cfg.invalidateAmbiguous(ctx, c.sess.db, changes, global, token)
+	} else {
+		c.cfg.invalidate(ctx, c.sess.db, changes, global, token)
+	}
+	for _, ch := range changes {
+		if ch.Rel == keys.SchemaKey {
+			// The DDL is visible to everyone now: a catalog read while the
+			// transaction was open may not show it.
+			c.sess.db.schemaChanged()
+		}
 	}
 	return changed
 }
@@ -112,7 +137,7 @@ func (c *Conn) afterMulti(ctx context.Context, p *plan, err error) {
 	reread := false
 	if err == nil {
 		for _, s := range p.Steps {
-			reread = c.applyStep(ctx, s, nil, nil) || reread
+			reread = c.applyStep(ctx, p, s, nil, nil) || reread
 		}
 		c.rereadSession(ctx, reread)
 		return
@@ -123,14 +148,19 @@ func (c *Conn) afterMulti(ctx context.Context, p *plan, err error) {
 		changes = append(changes, s.Changes()...)
 		global = global || s.Global || s.Kind == keys.KindUnknown || s.Kind == keys.KindDDL
 		reread = reread || s.SessionChange
-		if s.Kind == keys.KindDDL {
+		if s.Schema {
 			c.sess.db.schemaChanged()
 		}
 	}
-	c.cfg.invalidate(ctx, c.sess.db, changes, global) // what ran may have committed
+	// What ran may have committed.
+	if outcomeUnknown(err) {
+		c.cfg.invalidateAmbiguous(ctx, c.sess.db, changes, global, p.schemaToken)
+	} else {
+		c.cfg.invalidate(ctx, c.sess.db, changes, global, p.schemaToken)
+	}
 	c.reconcileTx(ctx)
 	if c.tx.Active() {
-		c.tx.Queue(changes, global) // and again at COMMIT, if it commits
+		c.tx.Queue(changes, global, p.schemaToken) // and again at COMMIT, if it commits
 		c.tx.MarkFailed()
 	}
 	c.rereadSession(ctx, reread)
@@ -144,7 +174,7 @@ func (c *Conn) reconcileTx(ctx context.Context) {
 	switch status := c.serverTxStatus(); {
 	case status == 0:
 	case status == 'I' && c.tx.Active():
-		c.rereadSession(ctx, c.endTx(ctx, true))
+		c.rereadSession(ctx, c.endTx(ctx, true, nil))
 	case status != 'I' && !c.tx.Active():
 		c.tx.Begin("", c.sess.defaultIsolation)
 		c.tx.Dirty() // unseen: its writes are unknown
@@ -170,10 +200,19 @@ func (c *Conn) rereadSession(ctx context.Context, needed bool) {
 }
 
 // rejected reports whether the server answered the statement with an error:
-// in autocommit it then changed nothing.
+// in autocommit it then changed nothing (but see CommitsInside).
 func rejected(err error) bool {
 	var pgErr *pgconn.PgError
 	return err != nil && errors.As(err, &pgErr)
+}
+
+// outcomeUnknown reports whether a statement failed without the server
+// saying so: the connection broke, or the caller's context ended while the
+// statement ran or its rows were read. It may have committed. Only the
+// server's own error proves the outcome: pgx reports a COMMIT whose reply was
+// lost as "conn closed", safe to retry, although the COMMIT was sent.
+func outcomeUnknown(err error) bool {
+	return err != nil && err != io.EOF && err != driver.ErrSkip && !rejected(err) //nolint:errorlint // sentinel values
 }
 
 // serverTxStatus asks the wrapped connection for the transaction status of

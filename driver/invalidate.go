@@ -11,12 +11,36 @@ import (
 // collapse into the databases' global stamps.
 const maxUndelivered = 10000
 
+// unknownSchema is the Token of a catalog read while Redis did not answer:
+// it matches no schema stamp, so what is planned with it is checked as stale.
+const unknownSchema = "\x01unknown"
+
+// schemaToken reads (or creates) the schema stamp's token before a catalog
+// load.
+func (c *Config) schemaToken(ctx context.Context, db *database) string {
+	if c.Store == nil {
+		return unknownSchema
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
+	defer cancel()
+	token, err := c.Store.SchemaToken(ctx, db.schemaStamp, 2*c.TTL)
+	if err != nil {
+		c.stats.RedisErrors.Add(1)
+		return unknownSchema
+	}
+	return token
+}
+
 // invalidate applies a finished write's changes: it turns them into stamps
 // (reading the schemes of the relations known by rows) and deletes them,
 // together with any invalidation still undelivered. One that cannot be
 // delivered is kept; until it is, this process serves no hits at all
-// (correct, if coarse) and retries on later reads and writes.
-func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Change, global bool) {
+// (correct, if coarse) and retries on later reads and writes. schemaToken is
+// the Token of the catalog the write was planned with (or "" when none): if
+// the schema stamp holds another, the schema changed since and the plan may
+// have missed triggers, cascades or views, so the whole database goes and
+// the catalog is reloaded.
+func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Change, global bool, schemaToken string) {
 	if c.Store == nil || (len(changes) == 0 && !global) || c.noInvalidation.Load() {
 		return
 	}
@@ -32,11 +56,35 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	}
 	c.stats.Invalidations.Add(int64(len(stamps)))
 	all := append(stamps, c.takeUndelivered()...)
-	err := c.Store.Invalidate(ctx, all)
+	check := db.schemaStamp
+	if schemaToken == "" || global {
+		check = "" // nothing to learn: everything goes anyway
+	}
+	current, err := c.Store.InvalidateChecked(ctx, check, schemaToken, all)
+	if err == nil && !current {
+		db.schemaChanged()
+		c.stats.Invalidations.Add(1)
+		all = []string{db.globalStamp}
+		err = c.Store.Invalidate(ctx, all)
+	}
 	c.breaker.record(err)
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
 		c.keepUndelivered(db, all)
+	}
+}
+
+// invalidateAmbiguous invalidates the changes of a write whose outcome is
+// unknown, now and again after AmbiguousDelay: a commit whose reply was lost
+// may become visible later than its error (synchronous replication waits
+// before it shows), after a reader has filled the old rows again.
+func (c *Config) invalidateAmbiguous(ctx context.Context, db *database, changes []keys.Change, global bool, schemaToken string) {
+	c.stats.Ambiguous.Add(1)
+	c.invalidate(ctx, db, changes, global, schemaToken)
+	if c.AmbiguousDelay > 0 && (len(changes) > 0 || global) {
+		time.AfterFunc(c.AmbiguousDelay, func() {
+			c.invalidate(context.Background(), db, changes, global, schemaToken)
+		})
 	}
 }
 

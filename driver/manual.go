@@ -19,8 +19,12 @@ func (c *Conn) Invalidate(ctx context.Context, tables []string, all bool) error 
 		return ErrNoRedis
 	}
 	db := c.sess.db
-	stamps := []string{db.globalStamp}
-	if !all {
+	// Everything, and the schema stamp: every process reloads its catalog,
+	// the remedy for a migration run outside cacheops.
+	stamps := []string{db.globalStamp, db.schemaStamp}
+	if all {
+		db.schemaChanged()
+	} else {
 		rels, err := keys.ResolveTables(c.catalog(ctx), &c.sess.keys, tables)
 		if err != nil {
 			return err

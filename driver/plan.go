@@ -24,7 +24,7 @@ func (c *Conn) plan(ctx context.Context, query string) *plan {
 	a := c.cfg.analyse(query)
 	cat := c.catalog(ctx)
 	kp := keys.Resolve(a, cat, &c.sess.keys)
-	p := db.newPlan(kp, c.cfg)
+	p := db.newPlan(kp, cat, c.cfg)
 	switch {
 	case !kp.Complete:
 		db.wantReload.Store(true)
@@ -49,9 +49,11 @@ func (c *Conn) catalog(ctx context.Context) *catalog.Catalog {
 			db.lastLoad.Store(time.Now().UnixNano())
 			// A relation dropped while the catalog is read makes a catalog
 			// function fail (pg_get_viewdef): try again at once.
+			token := c.cfg.schemaToken(ctx, db)
 			for attempt := 0; attempt < 3; attempt++ {
 				c.cfg.stats.CatalogLoads.Add(1)
 				if cat, err := catalog.Load(ctx, c); err == nil {
+					cat.Token = token
 					db.setCatalog(cat)
 					c.plans = nil
 					break

@@ -22,9 +22,12 @@ func mockDB(t *testing.T) (*sql.DB, sqlmock.Sqlmock, *Config) {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { rdb.Close() })
 	cfg := (&Config{Store: lua.NewStore(rdb), Prefix: "mock:"}).Init()
-	cfg.database("42/app").setCatalog(catalog.New([]*catalog.Relation{
+	d := cfg.database("42/app")
+	cat := catalog.New([]*catalog.Relation{
 		{OID: 1, Schema: "public", Name: "post", Kind: 'r'},
-	}, map[string]map[string]byte{"pg_catalog": {"count": 'i'}}))
+	}, map[string]map[string]byte{"pg_catalog": {"count": 'i'}})
+	cat.Token = cfg.schemaToken(context.Background(), d)
+	d.setCatalog(cat)
 
 	dsn := "cacheops_" + t.Name()
 	mockConn, mock, err := sqlmock.NewWithDSN(dsn, sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))

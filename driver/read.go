@@ -82,7 +82,7 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driv
 		stats.Passthrough.Add(1)
 		return run(ctx)
 	}
-	if !c.sess.db.observeSchema(tokens[lua.TokenLen : 2*lua.TokenLen]) {
+	if !c.sess.db.observeSchema(p, tokens[lua.TokenLen:2*lua.TokenLen]) {
 		// The schema may have changed elsewhere: neither trust the entry nor
 		// fill one from a plan made with the old catalog.
 		stats.Passthrough.Add(1)

@@ -8,6 +8,7 @@ type Stats struct {
 	Passthrough, RedisErrors, DecodeErrors             atomic.Int64
 	Invalidations, CatalogLoads                        atomic.Int64
 	LockWaits, LockTimeouts                            atomic.Int64
+	Ambiguous                                          atomic.Int64
 }
 
 // StatsSnapshot is a point-in-time copy of Stats.
@@ -40,6 +41,10 @@ type StatsSnapshot struct {
 	// LockWaits are misses that waited for another process's fill;
 	// LockTimeouts those that gave up waiting and queried themselves.
 	LockWaits, LockTimeouts int64
+	// Ambiguous are writes whose outcome was unknown (an ambiguous COMMIT, a
+	// connection lost or a context ended mid-statement): invalidated whole,
+	// at once and again after AmbiguousDelay.
+	Ambiguous int64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
@@ -47,6 +52,6 @@ func (s *Stats) snapshot() StatsSnapshot {
 		Hits: s.Hits.Load(), Misses: s.Misses.Load(), Shared: s.Shared.Load(), Stores: s.Stores.Load(), GuardDrops: s.GuardDrops.Load(),
 		Uncached: s.Uncached.Load(), Passthrough: s.Passthrough.Load(), RedisErrors: s.RedisErrors.Load(),
 		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
-		LockWaits: s.LockWaits.Load(), LockTimeouts: s.LockTimeouts.Load(),
+		LockWaits: s.LockWaits.Load(), LockTimeouts: s.LockTimeouts.Load(), Ambiguous: s.Ambiguous.Load(),
 	}
 }

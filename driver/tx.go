@@ -16,13 +16,13 @@ type Tx struct {
 // lost may have happened.
 func (t *Tx) Commit() error {
 	err := t.parent.Commit()
-	t.conn.rereadSession(contextBackground(), t.conn.endTx(contextBackground(), true))
+	t.conn.rereadSession(contextBackground(), t.conn.endTx(contextBackground(), true, err))
 	return err
 }
 
 // Rollback rolls back and drops the queued invalidations.
 func (t *Tx) Rollback() error {
 	err := t.parent.Rollback()
-	t.conn.rereadSession(contextBackground(), t.conn.endTx(contextBackground(), false))
+	t.conn.rereadSession(contextBackground(), t.conn.endTx(contextBackground(), false, err))
 	return err
 }

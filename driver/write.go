@@ -41,6 +41,9 @@ type captureRows struct {
 	over    bool
 	count   int64
 	done    bool
+	// err ended the rows early: the rows not read are unknown, so the
+	// write's relations go whole.
+	err error
 }
 
 func newCaptureRows(ctx context.Context, c *Conn, p *plan, capt *keys.Capture, rows driver.Rows) *captureRows {
@@ -53,6 +56,9 @@ func (r *captureRows) Columns() []string { return r.Rows.Columns()[:r.visible] }
 
 func (r *captureRows) Next(dest []driver.Value) error {
 	if err := r.Rows.Next(r.full); err != nil {
+		if err != io.EOF { //nolint:errorlint // drivers return io.EOF itself
+			r.err = err
+		}
 		return err
 	}
 	r.count++
@@ -77,7 +83,11 @@ func (r *captureRows) Close() error {
 		err = r.Next(make([]driver.Value, r.visible))
 	}
 	err := r.Rows.Close()
-	r.conn.after(r.ctx, r.plan, err, r.capture.Changes(r.rows, r.over))
+	outcome := err
+	if outcome == nil {
+		outcome = r.err // the statement's fate is unknown: it may have committed
+	}
+	r.conn.after(r.ctx, r.plan, outcome, r.capture.Changes(r.rows, r.over))
 	return err
 }
 

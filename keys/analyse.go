@@ -80,7 +80,11 @@ func classify(n *pg_query.Node, maxIn int) Statement {
 		*pg_query.Node_DeallocateStmt, *pg_query.Node_PrepareStmt, *pg_query.Node_ClusterStmt,
 		*pg_query.Node_ReindexStmt, *pg_query.Node_LoadStmt:
 		return Statement{Kind: KindPassThrough, NoCache: "utility"}
-	case *pg_query.Node_CallStmt, *pg_query.Node_DoStmt, *pg_query.Node_ExecuteStmt:
+	case *pg_query.Node_CallStmt, *pg_query.Node_DoStmt:
+		// A procedure or DO block may COMMIT and then fail: its error does
+		// not prove that nothing changed.
+		return Statement{Kind: KindUnknown, Global: true, SessionChange: true, CommitsInside: true}
+	case *pg_query.Node_ExecuteStmt:
 		return Statement{Kind: KindUnknown, Global: true, SessionChange: true}
 	default:
 		return classifyDDL(n)

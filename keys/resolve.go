@@ -28,6 +28,13 @@ type Step struct {
 	Predicate *PredicateWrite
 	// Global: invalidate every entry of the database.
 	Global bool
+	// Schema: the statement may have changed the schema (DDL, or anything
+	// that can run DDL: DO, CALL, a user's volatile function). Every process
+	// reloads its catalog; Invalidate holds SchemaKey.
+	Schema bool
+	// CommitsInside: an error does not prove that the statement changed
+	// nothing (CALL, DO).
+	CommitsInside bool
 	// SessionChange: re-read the session's namespace afterwards.
 	SessionChange bool
 }
@@ -89,7 +96,8 @@ func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
 	p := &Plan{Complete: true, MaxInList: a.MaxInList}
 	if a.ParseErr != nil {
 		p.Reason = "parse error"
-		p.Steps = []Step{{Kind: KindUnknown, Global: true, SessionChange: true}}
+		// PostgreSQL may still accept it (another version's syntax).
+		p.Steps = []Step{{Kind: KindUnknown, Global: true, SessionChange: true, Schema: true, Invalidate: []string{SchemaKey}}}
 		return p
 	}
 	r := resolver{cat: cat, s: s, p: p}
@@ -119,7 +127,8 @@ type resolver struct {
 }
 
 func (r *resolver) step(st *Statement) Step {
-	out := Step{Kind: st.Kind, Txn: st.Txn, Chain: st.Chain, Isolation: st.Isolation, Global: st.Global, SessionChange: st.SessionChange}
+	out := Step{Kind: st.Kind, Txn: st.Txn, Chain: st.Chain, Isolation: st.Isolation, Global: st.Global,
+		SessionChange: st.SessionChange, CommitsInside: st.CommitsInside}
 	for _, f := range st.Funcs {
 		switch r.funcEffect(f) {
 		case effectWrites:
@@ -128,7 +137,10 @@ func (r *resolver) step(st *Statement) Step {
 			out.SessionChange = true
 		}
 	}
-	if out.Kind == KindDDL && out.Global {
+	// Anything that may run DDL is DDL: a DO block or a function can create a
+	// trigger or turn row level security on.
+	if out.Kind == KindDDL && out.Global || out.Kind == KindUnknown {
+		out.Schema, out.Global = true, true
 		out.Invalidate = []string{SchemaKey}
 	}
 	if out.Kind != KindWrite && out.Kind != KindDDL {

@@ -97,6 +97,9 @@ type Statement struct {
 	TruncateCascade bool
 	// Global: the statement's effect cannot be tied to known relations.
 	Global bool
+	// CommitsInside: CALL and DO may commit and then fail, so an error from
+	// them does not mean that nothing changed.
+	CommitsInside bool
 	// SessionChange: the session's role, settings or temporary objects may
 	// have changed, so the connection re-reads its namespace afterwards.
 	SessionChange bool

@@ -146,26 +146,61 @@ func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) 
 // trip), so no request grows without bound.
 const MaxStampsPerCall = 4096
 
-// Invalidate deletes stamps, any number of them: in one script call per
-// MaxStampsPerCall stamps, pipelined. Deleting is idempotent, so a partly
-// delivered invalidation is simply sent again whole.
+// Invalidate deletes stamps, any number of them.
 func (s *Store) Invalidate(ctx context.Context, stamps []string) error {
+	_, err := s.InvalidateChecked(ctx, "", "", stamps)
+	return err
+}
+
+// InvalidateChecked deletes stamps, any number of them: in one script call
+// per MaxStampsPerCall stamps, pipelined. Deleting is idempotent, so a partly
+// delivered invalidation is simply sent again whole. When schemaStamp is set
+// it also reports whether that stamp still holds token, read before anything
+// is deleted: false means the writer planned with an old catalog.
+func (s *Store) InvalidateChecked(ctx context.Context, schemaStamp, token string, stamps []string) (current bool, err error) {
 	if len(stamps) == 0 {
-		return nil
+		return true, nil
+	}
+	call := func(c redis.Scripter, i int, run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) *redis.Cmd {
+		chunk := stamps[i:min(i+MaxStampsPerCall, len(stamps))]
+		if i > 0 || schemaStamp == "" {
+			return run(ctx, c, chunk)
+		}
+		return run(ctx, c, append([]string{schemaStamp}, chunk...), token)
 	}
 	if len(stamps) <= MaxStampsPerCall {
-		return invalidateScript.Run(ctx, s.rdb, stamps).Err()
+		n, err := call(s.rdb, 0, invalidateScript.Run).Int()
+		return n == 1, err
 	}
 	// Load the script once, so that the pipelined EVALSHAs find it.
 	if err := invalidateScript.Load(ctx, s.rdb).Err(); err != nil {
-		return err
+		return false, err
 	}
 	pipe := s.rdb.Pipeline()
-	for i := 0; i < len(stamps); i += MaxStampsPerCall {
-		invalidateScript.EvalSha(ctx, pipe, stamps[i:min(i+MaxStampsPerCall, len(stamps))])
+	first := call(pipe, 0, invalidateScript.EvalSha)
+	for i := MaxStampsPerCall; i < len(stamps); i += MaxStampsPerCall {
+		call(pipe, i, invalidateScript.EvalSha)
 	}
-	_, err := pipe.Exec(ctx)
-	return err
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false, err
+	}
+	n, err := first.Int()
+	return n == 1, err
+}
+
+// SchemaToken returns the token of the schema stamp, creating it when it is
+// missing: a process reads it before it reads its catalog, and a write or a
+// read planned with that catalog is current while the stamp holds it.
+func (s *Store) SchemaToken(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	token := NewToken()
+	old, err := s.rdb.SetArgs(ctx, key, token, redis.SetArgs{Mode: "NX", Get: true, TTL: ttl}).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return token, nil
+	case err != nil:
+		return "", err
+	}
+	return old, nil
 }
 
 // Lock takes a fill lock for ttl if nobody holds it.

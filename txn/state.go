@@ -26,7 +26,13 @@ type State struct {
 	sessionChanged bool
 	global         bool
 	pending        map[string]*keys.Change
+	// schemaToken is the catalog token the queued writes were planned with;
+	// mixedSchema when they differ (checked as stale at COMMIT).
+	schemaToken string
 }
+
+// mixedSchema matches no schema stamp.
+const mixedSchema = "\x01mixed"
 
 // Begin starts a transaction at the given isolation level ("" for the
 // session's default, which the caller passes as defaultLevel).
@@ -60,9 +66,17 @@ func (s *State) UsesCache() bool {
 func (s *State) Dirty() { s.dirty = true }
 
 // Queue records changes to invalidate at COMMIT and makes the transaction
-// dirty.
-func (s *State) Queue(changes []keys.Change, global bool) {
+// dirty. schemaToken is the Token of the catalog the write was planned with
+// ("" when none).
+func (s *State) Queue(changes []keys.Change, global bool, schemaToken string) {
 	s.dirty = true
+	switch {
+	case schemaToken == "" || s.schemaToken == schemaToken:
+	case s.schemaToken == "":
+		s.schemaToken = schemaToken
+	default:
+		s.schemaToken = mixedSchema
+	}
 	s.global = s.global || global
 	if s.pending == nil && len(changes) > 0 {
 		s.pending = make(map[string]*keys.Change, len(changes))
@@ -104,13 +118,13 @@ func (s *State) Chain() {
 // and whether the session must be re-read. The caller runs the invalidations
 // after a COMMIT (whatever its outcome: a commit whose reply was lost may
 // have happened) and drops them after a ROLLBACK.
-func (s *State) End() (changes []keys.Change, global, sessionChanged bool) {
+func (s *State) End() (changes []keys.Change, global bool, schemaToken string, sessionChanged bool) {
 	changes = make([]keys.Change, 0, len(s.pending))
 	for _, c := range s.pending {
 		changes = append(changes, *c)
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Rel < changes[j].Rel })
-	global, sessionChanged = s.global, s.sessionChanged
+	global, schemaToken, sessionChanged = s.global, s.schemaToken, s.sessionChanged
 	*s = State{}
-	return changes, global, sessionChanged
+	return changes, global, schemaToken, sessionChanged
 }

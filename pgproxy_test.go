@@ -1,0 +1,152 @@
+package cacheops_test
+
+import (
+	"bytes"
+	"database/sql"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+
+	"github.com/cacheops/cacheops"
+)
+
+// pgProxy sits between cacheops and PostgreSQL and loses replies on demand,
+// so that tests can make a write's outcome unknown to the client while
+// PostgreSQL commits it.
+type pgProxy struct {
+	ln     net.Listener
+	target string
+
+	mu sync.Mutex
+	// trickle: after a client message containing trigger, only budget more
+	// bytes of the server's reply reach the client; the rest is drained.
+	trigger []byte
+	budget  int
+	// hold: the next simple-protocol COMMIT is not forwarded; the client's
+	// connection is closed instead, and the COMMIT is sent when released.
+	hold *heldCommit
+}
+
+type heldCommit struct {
+	ch chan struct{}
+}
+
+func (h *heldCommit) release() { close(h.ch) }
+
+var commitMessage = []byte("Q\x00\x00\x00\x0bcommit\x00")
+
+func newPgProxy(t *testing.T) *pgProxy {
+	u, err := url.Parse(testDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{ln: ln, target: u.Host}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+// open opens a caching database through the proxy.
+func (p *pgProxy) open(t *testing.T, cache *cacheops.Cache, schema string) *sql.DB {
+	u, _ := url.Parse(withSearchPath(testDSN(), schema))
+	u.Host = p.ln.Addr().String()
+	db, err := cache.OpenDB(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(1)
+	return db
+}
+
+func (p *pgProxy) trickleAfter(trigger string, budget int) {
+	p.mu.Lock()
+	p.trigger, p.budget = []byte(trigger), budget
+	p.mu.Unlock()
+}
+
+func (p *pgProxy) holdCommit() *heldCommit {
+	h := &heldCommit{ch: make(chan struct{})}
+	p.mu.Lock()
+	p.hold = h
+	p.mu.Unlock()
+	return h
+}
+
+func (p *pgProxy) serve(client net.Conn) {
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	var mu sync.Mutex
+	limit := -1 // bytes of reply still allowed through; -1: no limit
+	go func() { // server → client
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := server.Read(buf)
+			if n > 0 {
+				mu.Lock()
+				out := buf[:n]
+				if limit >= 0 {
+					out = out[:min(n, limit)]
+					limit -= len(out)
+				}
+				mu.Unlock()
+				if len(out) > 0 {
+					client.Write(out)
+				}
+			}
+			if err != nil {
+				client.Close()
+				return
+			}
+		}
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := client.Read(buf)
+		if err != nil {
+			server.Close()
+			return
+		}
+		chunk := append([]byte(nil), buf[:n]...)
+		p.mu.Lock()
+		if p.trigger != nil && bytes.Contains(chunk, p.trigger) {
+			mu.Lock()
+			limit = p.budget
+			mu.Unlock()
+			p.trigger = nil
+		}
+		h := p.hold
+		if h != nil && bytes.Contains(chunk, commitMessage) {
+			p.hold = nil
+		} else {
+			h = nil
+		}
+		p.mu.Unlock()
+		if h != nil {
+			mu.Lock()
+			limit = 0 // the reply is lost
+			mu.Unlock()
+			client.Close()
+			<-h.ch
+			server.Write(chunk)
+			return // the server goroutine drains the reply until the server closes
+		}
+		server.Write(chunk)
+	}
+}
