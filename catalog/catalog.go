@@ -153,6 +153,22 @@ func New(rels []*Relation, funcs map[string]map[string]byte) *Catalog {
 	return c
 }
 
+// CascadeTargets are the tables whose rows a delete (or an update of the key)
+// of this relation's rows changes through their foreign keys' ON DELETE / ON
+// UPDATE actions.
+func (r *Relation) CascadeTargets(deletes, updates bool) []uint32 {
+	var out []uint32
+	for _, fk := range r.ForeignKeys {
+		if deletes && acts(fk.OnDelete) || updates && acts(fk.OnUpdate) {
+			out = append(out, fk.Child)
+		}
+	}
+	return out
+}
+
+// acts: CASCADE, SET NULL and SET DEFAULT change the child's rows.
+func acts(action byte) bool { return action == 'c' || action == 'n' || action == 'd' }
+
 // Closure returns the relations reachable from start by next, start included,
 // each once.
 func (c *Catalog) Closure(start []*Relation, next func(*Relation) []uint32) []*Relation {

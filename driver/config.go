@@ -6,7 +6,6 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/cacheops/cacheops/keys"
 	"github.com/cacheops/cacheops/lua"
@@ -59,7 +58,7 @@ type Config struct {
 	// sessionSQL reads the namespace, with the settings RowSecurity names.
 	sessionSQL      string
 	sessionSettings []string
-	flights         singleflight.Group
+	flights         flightGroup
 	analyses        *lru.Cache[string, *keys.Analysis]
 	dbs             sync.Map // database id → *database
 

@@ -56,10 +56,15 @@ func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (res 
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 		lctx, cancel := context.WithTimeout(ctx, cfg.RedisTimeout)
-		payload, _, err := cfg.Store.Lookup(lctx, key, stamps)
+		payload, held, err := cfg.Store.LookupLocked(lctx, key, stamps, lockKey)
 		cancel()
 		if err != nil {
 			cfg.stats.RedisErrors.Add(1)
+			break
+		}
+		if payload == nil && !held {
+			// The holder finished without storing (too many rows, the
+			// guard, an error) or gave up: nothing more to wait for.
 			break
 		}
 		if payload != nil {

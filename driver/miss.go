@@ -32,9 +32,7 @@ type flight struct {
 // stored nor shared.
 func (c *Conn) miss(ctx context.Context, p *plan, key string, stamps []string, tokens string, run func(context.Context) (driver.Rows, error)) (driver.Rows, error) {
 	var own driver.Rows
-	led := false
-	v, err, _ := c.cfg.flights.Do(key+"\x00"+tokens, func() (any, error) {
-		led = true
+	v, err, call, led := c.cfg.flights.lead(key+"\x00"+tokens, func() (*flight, error) {
 		if c.wantsFillLock(ctx, p) {
 			// Across processes: one fills, the others wait for its entry.
 			res, release := c.awaitFill(ctx, key, stamps)
@@ -68,14 +66,21 @@ func (c *Conn) miss(ctx context.Context, p *plan, key string, stamps []string, t
 		if err != nil {
 			return nil, err
 		}
-		return v.(*flight).replay(), nil
+		return v.replay(), nil
 	}
-	if err != nil || v.(*flight).err != nil {
+	v, err, ok := call.wait(ctx)
+	if !ok {
+		// The caller's deadline, not the leader's: the database reports it
+		// as it would without cacheops.
+		c.cfg.stats.Passthrough.Add(1)
+		return run(ctx)
+	}
+	if err != nil || v.err != nil {
 		c.cfg.stats.Passthrough.Add(1)
 		return run(ctx) // the leader failed: find out for ourselves
 	}
 	c.cfg.stats.Shared.Add(1)
-	return v.(*flight).replay(), nil
+	return v.replay(), nil
 }
 
 // collect reads a whole result. It returns rows to stream on instead when the

@@ -32,8 +32,11 @@ type session struct {
 const sessionSQL = `SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()::text,
   current_user::text, session_user::text, current_setting('search_path'),
   current_setting('default_transaction_isolation'),
-  coalesce((SELECT string_agg(relname::text, chr(1) ORDER BY relname) FROM pg_class
-    WHERE relnamespace = pg_my_temp_schema()), ''),
+  coalesce((SELECT string_agg(c.relname::text || CASE WHEN
+      EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+      OR EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_type <> '1')
+    THEN chr(2) ELSE '' END, chr(1) ORDER BY c.relname) FROM pg_class c
+    WHERE c.relnamespace = pg_my_temp_schema()), ''),
   current_setting('TimeZone'), current_setting('DateStyle'), current_setting('IntervalStyle'),
   current_setting('lc_monetary'), current_setting('lc_numeric'), current_setting('lc_time'),
   current_setting('extra_float_digits'), current_setting('bytea_output'),
@@ -98,12 +101,13 @@ func (c *Conn) readSession(ctx context.Context) error {
 	}
 	id := f[0] + "/" + f[1]
 	user, searchPath := f[2], f[4]
-	temp := map[string]bool{}
+	temp, tempEffects := map[string]bool{}, map[string]bool{}
 	var tempNames []string
 	if f[6] != "" {
 		tempNames = strings.Split(f[6], "\x01")
 		for _, n := range tempNames {
-			temp[n] = true
+			name, effects := strings.CutSuffix(n, "\x02")
+			temp[name], tempEffects[name] = true, effects
 		}
 	}
 	sort.Strings(tempNames)
@@ -114,7 +118,7 @@ func (c *Conn) readSession(ctx context.Context) error {
 		// The settings row level security reads change which rows a plan's
 		// tables show, not how names resolve; they are in the namespace.
 		fingerprint: strings.Join(append([]string{user, searchPath}, tempNames...), "\x00"),
-		keys: keys.Session{User: user, SearchPath: keys.ParseSearchPath(searchPath, user), Temp: temp,
+		keys: keys.Session{User: user, SearchPath: keys.ParseSearchPath(searchPath, user), Temp: temp, TempSideEffects: tempEffects,
 			RowSecurityOK: c.cfg.rowSecurityOK},
 		defaultIsolation: f[5],
 	}

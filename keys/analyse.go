@@ -49,7 +49,10 @@ func classify(n *pg_query.Node, maxIn int) Statement {
 	case *pg_query.Node_CopyStmt:
 		c := s.CopyStmt
 		if c.IsFrom && c.Relation != nil {
-			return Statement{Kind: KindWrite, Writes: []RelRef{relRef(c.Relation)}}
+			// COPY … FROM … WHERE may call functions.
+			st := collect(n, maxIn)
+			st.Kind, st.Reads, st.Writes, st.Ops = KindWrite, nil, []RelRef{relRef(c.Relation)}, OpsInsert
+			return st
 		}
 		st := collect(n, maxIn)
 		st.Kind, st.Reads, st.NoCache = KindPassThrough, nil, "COPY"

@@ -75,7 +75,10 @@ func TestClassification(t *testing.T) {
 		{sql: "CREATE INDEX ON post (title)", kind: KindDDL},
 		{sql: "ALTER TABLE post ADD COLUMN x int", kind: KindDDL, writes: []RelRef{{"", "post"}}, global: true},
 		{sql: "DROP TABLE post, s.extra", kind: KindDDL, writes: []RelRef{{"", "post"}, {"s", "extra"}}, global: true},
-		{sql: "DROP TABLE post CASCADE", kind: KindDDL, global: true},
+		{sql: "DROP TABLE post CASCADE", kind: KindDDL, writes: []RelRef{{"", "post"}}, global: true},
+		{sql: "CREATE TEMP SEQUENCE s", kind: KindDDL},
+		{sql: "CREATE TRIGGER t AFTER INSERT ON post FOR EACH ROW EXECUTE FUNCTION f()", kind: KindDDL, writes: []RelRef{{"", "post"}}, global: true},
+		{sql: "COPY post FROM STDIN WHERE f(id)", kind: KindWrite, writes: []RelRef{{"", "post"}}},
 		{sql: "GRANT SELECT ON post TO bob", kind: KindDDL, global: true},
 		{sql: "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1'", kind: KindDDL, global: true},
 	}

@@ -50,15 +50,22 @@ func (c *collector) visit(m proto.Message) {
 			c.noCache("temporary table")
 		}
 	case *pg_query.InsertStmt:
+		c.st.Ops |= OpsInsert
+		if oc := x.OnConflictClause; oc != nil && oc.Action == pg_query.OnConflictAction_ONCONFLICT_UPDATE {
+			c.st.Ops |= OpsUpdate
+		}
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
 		c.st.WriteSpecs = append(c.st.WriteSpecs, writeSpec(&pg_query.Node{Node: &pg_query.Node_InsertStmt{InsertStmt: x}}, c.maxIn))
 	case *pg_query.UpdateStmt:
+		c.st.Ops |= OpsUpdate
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
 		c.st.WriteSpecs = append(c.st.WriteSpecs, writeSpec(&pg_query.Node{Node: &pg_query.Node_UpdateStmt{UpdateStmt: x}}, c.maxIn))
 	case *pg_query.DeleteStmt:
+		c.st.Ops |= OpsDelete
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
 		c.st.WriteSpecs = append(c.st.WriteSpecs, writeSpec(&pg_query.Node{Node: &pg_query.Node_DeleteStmt{DeleteStmt: x}}, c.maxIn))
 	case *pg_query.MergeStmt:
+		c.st.Ops |= OpsInsert | OpsUpdate | OpsDelete
 		c.st.Writes = appendRel(c.st.Writes, relRef(x.Relation))
 		c.st.WriteSpecs = append(c.st.WriteSpecs, nil) // not described: whole tables
 	case *pg_query.CommonTableExpr:

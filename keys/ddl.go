@@ -20,18 +20,27 @@ func classifyDDL(n *pg_query.Node) Statement {
 		st.Global = s.CreateTableAsStmt.Into == nil || !isTemp(s.CreateTableAsStmt.Into.Rel)
 	case *pg_query.Node_ViewStmt:
 		st.Global = !isTemp(s.ViewStmt.View)
+	case *pg_query.Node_CreateSeqStmt:
+		st.Global = !isTemp(s.CreateSeqStmt.Sequence)
 	case *pg_query.Node_IndexStmt:
 		st.Global = false
 	case *pg_query.Node_AlterTableStmt:
-		st.Writes = []RelRef{relRef(s.AlterTableStmt.Relation)}
+		st.Writes, st.OnlyNamed = []RelRef{relRef(s.AlterTableStmt.Relation)}, true
+	case *pg_query.Node_CreateTrigStmt:
+		st.Writes, st.OnlyNamed = []RelRef{relRef(s.CreateTrigStmt.Relation)}, true
+	case *pg_query.Node_RuleStmt:
+		st.Writes, st.OnlyNamed = []RelRef{relRef(s.RuleStmt.Relation)}, true
 	case *pg_query.Node_DropStmt:
 		st.Writes = dropTargets(s.DropStmt)
+		st.OnlyNamed = len(st.Writes) > 0
 	}
 	return st
 }
 
-// dropTargets names the relations a DROP removes, for the record: DDL
-// invalidates the whole database either way.
+// dropTargets names the relations a DROP removes: when all are temporary
+// the DROP is exempt (a permanent object cannot depend on a temporary one, so
+// CASCADE reaches only temporary objects); otherwise it invalidates the whole
+// database.
 func dropTargets(d *pg_query.DropStmt) []RelRef {
 	switch d.RemoveType {
 	case pg_query.ObjectType_OBJECT_TABLE, pg_query.ObjectType_OBJECT_VIEW,
@@ -39,9 +48,6 @@ func dropTargets(d *pg_query.DropStmt) []RelRef {
 		pg_query.ObjectType_OBJECT_SEQUENCE:
 	default:
 		return nil
-	}
-	if d.Behavior == pg_query.DropBehavior_DROP_CASCADE {
-		return nil // dependents go too: they cannot all be named
 	}
 	var rs []RelRef
 	for _, o := range d.Objects {
@@ -51,6 +57,8 @@ func dropTargets(d *pg_query.DropStmt) []RelRef {
 			rs = append(rs, RelRef{Name: items[0].GetString_().GetSval()})
 		case 2:
 			rs = append(rs, RelRef{Schema: items[0].GetString_().GetSval(), Name: items[1].GetString_().GetSval()})
+		default:
+			return nil
 		}
 	}
 	return rs

@@ -137,6 +137,9 @@ func (r *resolver) step(st *Statement) Step {
 			out.SessionChange = true
 		}
 	}
+	if out.Kind == KindDDL && st.OnlyNamed && r.allTemp(st.Writes) {
+		out.Global = false // only this session's temporary objects
+	}
 	// Anything that may run DDL is DDL: a DO block or a function can create a
 	// trigger or turn row level security on.
 	if out.Kind == KindDDL && out.Global || out.Kind == KindUnknown {
@@ -157,6 +160,9 @@ func (r *resolver) step(st *Statement) Step {
 	for _, ref := range st.Writes {
 		rel, temp := r.relation(ref)
 		switch {
+		case temp && r.s != nil && r.s.TempSideEffects[ref.Name]:
+			out.Global = true // its triggers or rules may write anything
+			return out
 		case temp:
 			continue // temporary relations are never cached
 		case rel == nil:
@@ -166,8 +172,18 @@ func (r *resolver) step(st *Statement) Step {
 		}
 		start = append(start, rel)
 	}
+	first := map[uint32]bool{}
+	for _, rel := range start {
+		first[rel.OID] = true
+	}
 	next := func(rel *catalog.Relation) []uint32 {
-		n := append(append(append([]uint32(nil), rel.Parents...), rel.Children...), rel.CascadeChildren...)
+		// Foreign keys cascade only on the operations they name; below the
+		// first level a cascade deletes or updates rows.
+		ops := st.Ops
+		if !first[rel.OID] {
+			ops = OpsUpdate | OpsDelete
+		}
+		n := append(append(rel.CascadeTargets(ops&OpsDelete != 0, ops&OpsUpdate != 0), rel.Parents...), rel.Children...)
 		if st.TruncateCascade {
 			n = append(n, rel.Referencing...)
 		}
@@ -189,6 +205,17 @@ func (r *resolver) step(st *Statement) Step {
 	}
 	sort.Strings(out.Invalidate)
 	return out
+}
+
+// allTemp reports whether every name is one of the session's temporary
+// relations.
+func (r *resolver) allTemp(refs []RelRef) bool {
+	for _, ref := range refs {
+		if !(ref.Schema == "pg_temp" || ref.Schema == "" && r.s != nil && r.s.Temp[ref.Name]) {
+			return false
+		}
+	}
+	return len(refs) > 0
 }
 
 func (r *resolver) read(st *Statement) {

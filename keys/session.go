@@ -12,6 +12,9 @@ type Session struct {
 	// Temp holds the names of this session's temporary relations: an
 	// unqualified name among them means the temporary one, never cached.
 	Temp map[string]bool
+	// TempSideEffects: temporary relations with triggers or rules; a write
+	// to one may change any table.
+	TempSideEffects map[string]bool
 	// RowSecurityOK reports the tables with row level security that may be
 	// cached: their policies read only the role and settings that are part of
 	// every entry's namespace.

@@ -53,6 +53,13 @@ const (
 	OpDelete
 )
 
+// Kinds of row change, for Statement.Ops.
+const (
+	OpsInsert uint8 = 1 << iota
+	OpsUpdate
+	OpsDelete
+)
+
 // RelRef is a relation as written in the SQL: Schema is empty when the name
 // is unqualified and resolves through search_path.
 type RelRef struct {
@@ -95,6 +102,12 @@ type Statement struct {
 	NoCache string
 	// TruncateCascade: TRUNCATE … CASCADE empties every referencing table.
 	TruncateCascade bool
+	// Ops are the kinds of row change the statement makes (OpsInsert, …):
+	// foreign keys cascade only on the operations they name.
+	Ops uint8
+	// OnlyNamed: a DDL statement that changes only the relations in Writes
+	// (and objects depending on them): exempt when all are temporary.
+	OnlyNamed bool
 	// Global: the statement's effect cannot be tied to known relations.
 	Global bool
 	// CommitsInside: CALL and DO may commit and then fail, so an error from

@@ -60,17 +60,41 @@ func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payl
 	if len(vals) != len(keys) {
 		return nil, "", ErrBadReply
 	}
+	payload, tokens = validEntry(vals)
+	return payload, tokens, nil
+}
+
+// validEntry reads an MGET reply of an entry and its stamps: the payload and
+// tokens when every stamp holds the token the entry recorded, else nil.
+func validEntry(vals []any) (payload []byte, tokens string) {
 	e, ok := vals[0].(string)
-	head := len(stamps) * TokenLen
+	head := (len(vals) - 1) * TokenLen
 	if !ok || len(e) < head {
-		return nil, "", nil
+		return nil, ""
 	}
 	for i, v := range vals[1:] {
 		if t, ok := v.(string); !ok || t != e[i*TokenLen:(i+1)*TokenLen] {
-			return nil, "", nil // also a stamp that holds something else: a miss
+			return nil, "" // also a stamp that holds something else: a miss
 		}
 	}
-	return []byte(e[head:]), e[:head], nil
+	return []byte(e[head:]), e[:head]
+}
+
+// LookupLocked is Lookup that also reports whether a fill lock is held, in
+// the same round trip: a process waiting for another's fill stops waiting
+// when the lock is released without an entry.
+func (s *Store) LookupLocked(ctx context.Context, entry string, stamps []string, lock string) (payload []byte, held bool, err error) {
+	keys := make([]string, 0, 2+len(stamps))
+	keys = append(append(append(keys, entry), stamps...), lock)
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, false, err
+	}
+	if len(vals) != len(keys) {
+		return nil, false, ErrBadReply
+	}
+	payload, _ = validEntry(vals[:len(vals)-1])
+	return payload, vals[len(vals)-1] != nil, nil
 }
 
 // Registration puts a reader's schemes in a relation's schemes set.

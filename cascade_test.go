@@ -1,0 +1,25 @@
+package cacheops_test
+
+import "testing"
+
+// Foreign keys cascade only on the operations they name: a trigger two ON
+// DELETE CASCADE levels below category makes deletes from category
+// invalidate everything, never inserts or updates of it.
+func TestCascadesOnlyForTheOperationsThatCascade(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	e.outOfBand(`CREATE FUNCTION touch_brand() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE brand SET name = name || '!' WHERE id = 1; RETURN OLD; END $$;
+CREATE TRIGGER touch_brand AFTER DELETE ON extra FOR EACH ROW EXECUTE FUNCTION touch_brand()`)
+	q := "SELECT name FROM brand WHERE id = 2"
+	e.cached(q)
+	e.outOfBand("UPDATE brand SET name = 'changed behind the cache' WHERE id = 2")
+	e.exec("INSERT INTO category(title) VALUES ('Go')")
+	e.exec("UPDATE category SET title = 'Golang' WHERE title = 'Go'")
+	e.kept(q)
+	q1 := "SELECT name FROM brand WHERE id = 1"
+	e.cached(q1)
+	e.exec("DELETE FROM category WHERE id = 1") // → post 1 → extra 1 → the trigger
+	e.fresh(q1)
+	e.fresh(q)
+}
