@@ -41,6 +41,24 @@ type Relation struct {
 	// Columns maps a column name to the canonical form its values take in
 	// conjunction keys ("" for a column that never takes part).
 	Columns map[string]ValueKind
+	// Classes name how each keyed column compares ("int", "text:<collation
+	// oid>", "enum:<type oid>", …): a value is copied across a join only
+	// between columns of one class, which compare the same way.
+	Classes map[string]string
+	// MaxLen is n for varchar(n) columns: a longer value written with
+	// trailing spaces is stored trimmed, so such a value from the SQL text is
+	// not the stored one.
+	MaxLen map[string]int
+	// Order lists the columns by position, for column alias lists
+	// (FROM t AS x(a, b) renames t's first two columns).
+	Order []string
+	// Generated are stored generated columns: an UPDATE changes them without
+	// assigning them.
+	Generated map[string]bool
+	// WriteFuncs are the user's VOLATILE functions that column defaults and
+	// constraints (of the table or of its columns' domains) call: inserting
+	// or updating a row runs them, and they may write anything.
+	WriteFuncs []string
 
 	key string
 }
@@ -120,7 +138,21 @@ type Catalog struct {
 	byName map[string]map[string]*Relation
 	// funcs maps schema → name → the worst volatility of its overloads.
 	funcs map[string]map[string]byte
+	// operators maps schema → operator name → the worst volatility of the
+	// functions implementing it, for operators outside pg_catalog.
+	operators map[string]map[string]byte
 }
+
+// OperatorVolatility returns the worst volatility of the user-defined
+// operators named schema.name, and whether there is one.
+func (c *Catalog) OperatorVolatility(schema, name string) (byte, bool) {
+	v, ok := c.operators[schema][name]
+	return v, ok
+}
+
+// SetOperators records user-defined operators (schema → name → worst
+// volatility); Load calls it.
+func (c *Catalog) SetOperators(ops map[string]map[string]byte) { c.operators = ops }
 
 // Relation returns the relation with the given OID.
 func (c *Catalog) Relation(oid uint32) *Relation { return c.rels[oid] }
@@ -144,6 +176,14 @@ func New(rels []*Relation, funcs map[string]map[string]byte) *Catalog {
 	}
 	for _, r := range rels {
 		r.key = pgx.Identifier{r.Schema, r.Name}.Sanitize()
+		if r.Classes == nil { // a hand-made catalog: one class per kind
+			r.Classes = map[string]string{}
+			for col, k := range r.Columns {
+				if k != NoKind {
+					r.Classes[col] = string(k)
+				}
+			}
+		}
 		c.rels[r.OID] = r
 		if c.byName[r.Schema] == nil {
 			c.byName[r.Schema] = map[string]*Relation{}

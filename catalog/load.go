@@ -39,24 +39,52 @@ JOIN pg_namespace n ON n.oid = p.pronamespace`
 	viewDefsSQL = `SELECT c.oid::int8, pg_get_viewdef(c.oid)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`
-	// Domains over domains and anything unusual fall to NoKind.
+	// Domains over domains and anything unusual fall to NoKind. name is
+	// left out: a cast to it keeps 63 bytes, so a value is not what it stores.
 	columnsSQL = `SELECT a.attrelid::int8, a.attname::text,
   CASE
     WHEN bt.typname IN ('int2', 'int4', 'int8') THEN 'int'
     WHEN bt.typname = 'bool' THEN 'bool'
-    WHEN bt.typname IN ('text', 'varchar', 'name') AND coalesce(co.collisdeterministic, true) THEN 'text'
+    WHEN bt.typname IN ('text', 'varchar') AND coalesce(co.collisdeterministic, true) THEN 'text'
     WHEN bt.typname = 'uuid' THEN 'uuid'
     WHEN bt.typtype = 'e' THEN 'enum'
-    ELSE '' END
+    ELSE '' END,
+  CASE
+    WHEN bt.typname IN ('text', 'varchar') THEN 'text:' || a.attcollation::text
+    WHEN bt.typtype = 'e' THEN 'enum:' || bt.oid::text
+    ELSE bt.typname::text END,
+  CASE WHEN bt.typname = 'varchar' THEN coalesce(nullif(a.atttypmod, -1), nullif(t.typtypmod, -1), 3) - 4
+    ELSE -1 END,
+  a.attgenerated::text, a.attnum::int8
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
 JOIN pg_type t ON t.oid = a.atttypid
 JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
-WHERE a.attnum > 0 AND NOT a.attisdropped`
+WHERE a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attrelid, a.attnum`
 	funcsSQL = `SELECT n.nspname::text, p.proname::text, p.provolatile::text
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`
+	operatorsSQL = `SELECT n.nspname::text, o.oprname::text, p.provolatile::text
+FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace JOIN pg_proc p ON p.oid = o.oprcode
+WHERE n.nspname <> 'pg_catalog'`
+	// The user's volatile functions that a row's defaults and constraints
+	// (its table's, or its columns' domains') call.
+	writeFuncsSQL = `WITH f AS (
+  SELECT p.oid, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+  WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))
+SELECT ad.adrelid::int8, f.proname::text FROM pg_attrdef ad
+  JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_proc'::regclass
+  JOIN f ON f.oid = d.refobjid
+UNION
+SELECT c.conrelid::int8, f.proname::text FROM pg_constraint c
+  JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_proc'::regclass
+  JOIN f ON f.oid = d.refobjid WHERE c.conrelid <> 0
+UNION
+SELECT a.attrelid::int8, f.proname::text FROM pg_attribute a JOIN pg_constraint c ON c.contypid = a.atttypid
+  JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_proc'::regclass
+  JOIN f ON f.oid = d.refobjid WHERE a.attnum > 0 AND NOT a.attisdropped`
 )
 
 // Load reads a catalog through q.
@@ -135,10 +163,34 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	if err := link(columnsSQL, func(row []driver.Value) {
 		if r := byOID[oid(row[0])]; r != nil {
 			if r.Columns == nil {
-				r.Columns = map[string]ValueKind{}
+				r.Columns, r.Classes = map[string]ValueKind{}, map[string]string{}
 			}
+			col := str(row[1])
+			r.Order = append(r.Order, col)
 			kind, _ := row[2].(string)
-			r.Columns[str(row[1])] = ValueKind(kind)
+			r.Columns[col] = ValueKind(kind)
+			if kind != "" {
+				r.Classes[col] = str(row[3])
+			}
+			if n, _ := row[4].(int64); n >= 0 {
+				if r.MaxLen == nil {
+					r.MaxLen = map[string]int{}
+				}
+				r.MaxLen[col] = int(n)
+			}
+			if g, _ := row[5].(string); g != "" {
+				if r.Generated == nil {
+					r.Generated = map[string]bool{}
+				}
+				r.Generated[col] = true
+			}
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if err := link(writeFuncsSQL, func(row []driver.Value) {
+		if r := byOID[oid(row[0])]; r != nil {
+			r.WriteFuncs = append(r.WriteFuncs, str(row[1]))
 		}
 	}); err != nil {
 		return nil, err
@@ -153,7 +205,19 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return New(rels, funcs), nil
+	ops := map[string]map[string]byte{}
+	if err := link(operatorsSQL, func(row []driver.Value) {
+		s, n := str(row[0]), str(row[1])
+		if ops[s] == nil {
+			ops[s] = map[string]byte{}
+		}
+		ops[s][n] = Worse(ops[s][n], str(row[2])[0])
+	}); err != nil {
+		return nil, err
+	}
+	c := New(rels, funcs)
+	c.SetOperators(ops)
+	return c, nil
 }
 
 func oid(v driver.Value) uint32 {

@@ -35,8 +35,8 @@ func mockDB(t *testing.T) (*sql.DB, sqlmock.Sqlmock, *Config) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { mockConn.Close() })
-	session := sqlmock.NewRows([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q"}).
-		AddRow("42", "app", "alice", "alice", `"$user", public`, "read committed", "", "UTC", "ISO, MDY", "postgres", "C", "C", "C", "1", "hex", "pg_catalog.english", "on")
+	session := sqlmock.NewRows([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r"}).
+		AddRow("42", "app", "alice", "alice", `"$user", public`, "read committed", "", "UTC", "ISO, MDY", "postgres", "C", "C", "C", "1", "hex", "pg_catalog.english", "on", "off")
 	mock.ExpectQuery(sessionSQL).WillReturnRows(session)
 	db := sql.OpenDB(NewConnector(mockConnector{mockConn.Driver(), dsn}, cfg))
 	db.SetMaxOpenConns(1)

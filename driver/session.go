@@ -40,9 +40,20 @@ const sessionSQL = `SELECT (SELECT system_identifier::text FROM pg_control_syste
   current_setting('TimeZone'), current_setting('DateStyle'), current_setting('IntervalStyle'),
   current_setting('lc_monetary'), current_setting('lc_numeric'), current_setting('lc_time'),
   current_setting('extra_float_digits'), current_setting('bytea_output'),
-  current_setting('default_text_search_config'), current_setting('standard_conforming_strings')`
+  current_setting('default_text_search_config'), current_setting('standard_conforming_strings'),
+  concat_ws(chr(1), current_setting('transform_null_equals'), current_setting('array_nulls'),
+    current_setting('quote_all_identifiers'), current_setting('xmloption'), current_setting('xmlbinary'),
+    current_setting('timezone_abbreviations'), current_setting('gin_fuzzy_search_limit'))`
 
-const sessionFields = 17
+// sessionFields: the columns of sessionSQL. Besides the identity, role and
+// search_path, every builtin setting that changes what a cached query
+// returns is read: how values print and parse (TimeZone, DateStyle, …,
+// array_nulls, timezone_abbreviations, xml*), what a query means
+// (transform_null_equals), which rows an index scan returns
+// (gin_fuzzy_search_limit), what quote_ident says (quote_all_identifiers).
+// Other settings reach results only through STABLE functions such as
+// current_setting(), which are never cached.
+const sessionFields = 18
 
 // sessionQuery adds to sessionSQL the settings that row level security
 // policies of cached tables read.

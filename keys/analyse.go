@@ -99,7 +99,8 @@ func classifySelect(n *pg_query.Node, sel *pg_query.SelectStmt, maxIn int) State
 	switch {
 	case sel.IntoClause != nil:
 		// SELECT … INTO creates a table: schema change, never a cached read.
-		return Statement{Kind: KindDDL, Global: !isTemp(sel.IntoClause.Rel), Funcs: st.Funcs, SessionChange: true}
+		return Statement{Kind: KindDDL, Global: !isTemp(sel.IntoClause.Rel), Funcs: st.Funcs,
+			Operators: st.Operators, AttrRefs: st.AttrRefs, SessionChange: true}
 	case len(st.Writes) > 0:
 		st.Kind = KindWrite // a data-modifying CTE
 	default:

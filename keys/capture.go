@@ -166,6 +166,13 @@ func (r *resolver) planCapture(sql string, st *Statement) *Capture {
 	for _, a := range st.Assigned {
 		c.Assigned[a] = true
 	}
+	if len(c.Assigned) > 0 {
+		// An UPDATE recomputes generated columns it does not assign: their
+		// old values are unknown too.
+		for col := range rel.Generated {
+			c.Assigned[col] = true
+		}
+	}
 	for col, kind := range rel.Columns {
 		if kind != catalog.NoKind {
 			c.Cols = append(c.Cols, col)

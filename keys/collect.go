@@ -72,6 +72,22 @@ func (c *collector) visit(m proto.Message) {
 		c.st.CTENames = append(c.st.CTENames, x.Ctename)
 	case *pg_query.FuncCall:
 		c.addFunc(x.Funcname)
+	case *pg_query.ColumnRef:
+		c.columnRef(x)
+	case *pg_query.A_Indirection:
+		// (p).x may call x(p).
+		if cr := x.Arg.GetColumnRef(); cr != nil && len(cr.Fields) == 1 {
+			for _, ind := range x.Indirection {
+				if s := ind.GetString_(); s != nil {
+					c.st.AttrRefs = append(c.st.AttrRefs, ColRef{Qual: cr.Fields[0].GetString_().GetSval(), Name: s.Sval})
+					break
+				}
+			}
+		}
+	case *pg_query.A_Expr:
+		if op, ok := funcRef(x.Name); ok {
+			c.st.Operators = appendFunc(c.st.Operators, op)
+		}
 	case *pg_query.SQLValueFunction:
 		if x.Op <= pg_query.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP_N {
 			c.noCache("current date or time")
@@ -109,13 +125,8 @@ func (c *collector) addRead(r RelRef) {
 }
 
 func (c *collector) addFunc(name []*pg_query.Node) {
-	var f FuncRef
-	switch len(name) {
-	case 1:
-		f.Name = name[0].GetString_().GetSval()
-	case 2:
-		f.Schema, f.Name = name[0].GetString_().GetSval(), name[1].GetString_().GetSval()
-	default:
+	f, ok := funcRef(name)
+	if !ok {
 		c.noCache("function with a cross-database name")
 		return
 	}
@@ -127,6 +138,50 @@ func (c *collector) addFunc(name []*pg_query.Node) {
 	}
 	c.seenFunc[f] = true
 	c.st.Funcs = append(c.st.Funcs, f)
+}
+
+func funcRef(name []*pg_query.Node) (FuncRef, bool) {
+	switch len(name) {
+	case 1:
+		return FuncRef{Name: name[0].GetString_().GetSval()}, true
+	case 2:
+		return FuncRef{Schema: name[0].GetString_().GetSval(), Name: name[1].GetString_().GetSval()}, true
+	}
+	return FuncRef{}, false
+}
+
+func appendFunc(fs []FuncRef, f FuncRef) []FuncRef {
+	for _, x := range fs {
+		if x == f {
+			return fs
+		}
+	}
+	return append(fs, f)
+}
+
+// systemColumns change without a logical write (VACUUM FULL, CLUSTER, a
+// row lock sets xmax): a read of one is never cached. PostgreSQL reserves
+// these names, so no user column has them.
+var systemColumns = map[string]bool{"ctid": true, "xmin": true, "xmax": true, "cmin": true, "cmax": true}
+
+func (c *collector) columnRef(x *pg_query.ColumnRef) {
+	var parts []string
+	for _, f := range x.Fields {
+		s := f.GetString_()
+		if s == nil {
+			return // t.*
+		}
+		parts = append(parts, s.Sval)
+	}
+	if len(parts) == 0 {
+		return
+	}
+	if systemColumns[parts[len(parts)-1]] {
+		c.noCache("system column " + parts[len(parts)-1])
+	}
+	if len(parts) >= 2 {
+		c.st.AttrRefs = append(c.st.AttrRefs, ColRef{Qual: parts[len(parts)-2], Name: parts[len(parts)-1]})
+	}
 }
 
 func appendRel(rs []RelRef, r RelRef) []RelRef {
@@ -141,17 +196,26 @@ func appendRel(rs []RelRef, r RelRef) []RelRef {
 	return append(rs, r)
 }
 
-// IsRelativeTimeLiteral reports whether s is one of the special date/time
-// input strings whose meaning depends on the clock ('now', 'today', …): a
-// query comparing against one must not be cached, whether it is written as a
-// literal or passed as an argument.
+// IsRelativeTimeLiteral reports whether s may be a date/time input whose
+// meaning depends on the clock: PostgreSQL splits such input into fields at
+// white space and punctuation and takes 'now', 'today', 'tomorrow' and
+// 'yesterday' among them, whatever surrounds them ('now()', 'today 10:00',
+// 'tomorrow z'). A query comparing against one must not be cached, whether it
+// is written as a literal or passed as an argument. Text that merely contains
+// such a word costs a miss, never a stale read.
 func IsRelativeTimeLiteral(s string) bool {
-	if len(s) > 16 {
+	if len(s) > maxDateLen || len(s) < 3 {
 		return false
 	}
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "now", "today", "tomorrow", "yesterday":
-		return true
+	word := func(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return !word(r) }) {
+		switch strings.ToLower(f) {
+		case "now", "today", "tomorrow", "yesterday":
+			return true
+		}
 	}
 	return false
 }
+
+// maxDateLen bounds PostgreSQL's date/time input (MAXDATELEN).
+const maxDateLen = 128

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cacheops/cacheops/catalog"
 )
@@ -19,6 +20,9 @@ type Term struct {
 	Value string // canonical, when Param is 0
 	Param int    // 1-based argument number
 	Any   bool   // the argument is an array: one conjunction per element
+	// MaxLen: a written value longer than this many characters is not what
+	// the column stores (varchar(n) trims trailing spaces): dropped.
+	MaxLen int
 }
 
 // Conj is a conjunction template on one relation; no terms means "any row".
@@ -110,7 +114,7 @@ func termValues(t Term, args []driver.NamedValue, maxIn int) []string {
 		return nil
 	}
 	if !t.Any {
-		if v, ok := Canonical(t.Kind, arg); ok && v != Null {
+		if v, ok := Canonical(t.Kind, arg); ok && v != Null && (t.MaxLen <= 0 || utf8.RuneCountInString(v) <= t.MaxLen) {
 			return []string{v}
 		}
 		return nil // col = NULL matches nothing; drop rather than reason about it

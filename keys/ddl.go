@@ -17,6 +17,10 @@ func classifyDDL(n *pg_query.Node) Statement {
 	case *pg_query.Node_CreateStmt:
 		st.Global = !isTemp(s.CreateStmt.Relation)
 	case *pg_query.Node_CreateTableAsStmt:
+		// Its query runs now: what it calls may write (SELECT … INTO keeps
+		// its functions too).
+		q := collect(n, DefaultMaxInList)
+		st.Funcs, st.Operators, st.AttrRefs = q.Funcs, q.Operators, q.AttrRefs
 		st.Global = s.CreateTableAsStmt.Into == nil || !isTemp(s.CreateTableAsStmt.Into.Rel)
 	case *pg_query.Node_ViewStmt:
 		st.Global = !isTemp(s.ViewStmt.View)

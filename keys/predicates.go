@@ -37,6 +37,8 @@ type Occurrence struct {
 	// CTE: the name is a WITH query of the statement (it may also be a table,
 	// inside the WITH query's own body: such a table is read whole).
 	CTE bool
+	// ColAliases rename the relation's first columns (FROM t AS x(a, b)).
+	ColAliases []string
 }
 
 // ColRef is a column as written: Qual is the relation or alias ("" when
@@ -105,6 +107,9 @@ func selectScope(sel *pg_query.SelectStmt, ctes []string, maxIn int) Scope {
 			o := Occurrence{Rel: relRef(rv), Alias: rv.Relname, Nullable: nullable}
 			if rv.Alias != nil {
 				o.Alias = rv.Alias.Aliasname
+				for _, c := range rv.Alias.Colnames {
+					o.ColAliases = append(o.ColAliases, c.GetString_().GetSval())
+				}
 			}
 			o.CTE = rv.Schemaname == "" && contains(ctes, rv.Relname)
 			if o.CTE {
@@ -113,6 +118,11 @@ func selectScope(sel *pg_query.SelectStmt, ctes []string, maxIn int) Scope {
 			sc.Occs = append(sc.Occs, o)
 		case *pg_query.Node_JoinExpr:
 			j := x.JoinExpr
+			if j.Alias != nil || j.JoinUsingAlias != nil {
+				// The join's own names hide its relations': unqualified
+				// columns are the join's, in its order.
+				sc.Derived = true
+			}
 			left, right := nullable, nullable
 			switch j.Jointype {
 			case pg_query.JoinType_JOIN_LEFT:
@@ -324,7 +334,8 @@ func valueAtom(c ColRef, n *pg_query.Node) (Atom, bool) {
 }
 
 func typeName(t *pg_query.TypeName) string {
-	if t == nil || len(t.ArrayBounds) > 0 {
+	// varchar(3) truncates: the value compared is not the one written.
+	if t == nil || len(t.ArrayBounds) > 0 || len(t.Typmods) > 0 {
 		return "?"
 	}
 	var parts []string

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"database/sql/driver"
+	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -188,7 +189,17 @@ func (r *resolver) images(w *WriteSpec, rel *catalog.Relation) []Conj {
 				continue
 			}
 			if t, ok := term(s.Col, kind, s.Val, false); ok {
+				// varchar(n) trims the trailing spaces of a longer value.
+				t.MaxLen = rel.MaxLen[s.Col]
+				if t.Param == 0 && t.MaxLen > 0 && utf8.RuneCountInString(t.Value) > t.MaxLen {
+					continue
+				}
 				terms = append(terms, t)
+			}
+		}
+		if len(specs) > 0 {
+			for col := range rel.Generated {
+				assigned[col] = true // recomputed: the old value is unknown
 			}
 		}
 		return terms, assigned

@@ -129,12 +129,17 @@ type resolver struct {
 func (r *resolver) step(st *Statement) Step {
 	out := Step{Kind: st.Kind, Txn: st.Txn, Chain: st.Chain, Isolation: st.Isolation, Global: st.Global,
 		SessionChange: st.SessionChange, CommitsInside: st.CommitsInside}
-	for _, f := range st.Funcs {
+	for _, f := range append(append([]FuncRef(nil), st.Funcs...), r.attrFuncs(st)...) {
 		switch r.funcEffect(f) {
 		case effectWrites:
 			out.Kind, out.Global, out.SessionChange = KindUnknown, true, true
 		case effectSession:
 			out.SessionChange = true
+		}
+	}
+	for _, op := range st.Operators {
+		if v, found := r.operatorVolatility(op); found && v == catalog.Volatile {
+			out.Kind, out.Global, out.SessionChange = KindUnknown, true, true
 		}
 	}
 	if out.Kind == KindDDL && st.OnlyNamed && r.allTemp(st.Writes) {
@@ -194,8 +199,19 @@ func (r *resolver) step(st *Statement) Step {
 	}
 	seen := map[string]bool{}
 	for _, rel := range r.cat.Closure(start, next) {
-		if rel.SideEffects {
+		ops := st.Ops
+		if !first[rel.OID] {
+			ops = OpsUpdate | OpsDelete
+		}
+		switch {
+		case rel.SideEffects:
 			// Triggers and rules may write anything.
+			out.Global = true
+		case ops&(OpsInsert|OpsUpdate) != 0 && writesAnything(rel.WriteFuncs):
+			// A default or a constraint calls a function that may write.
+			out.Global = true
+		case rel.Kind == 'm' && viewWrites(rel):
+			// REFRESH runs the view's query, and what it calls.
 			out.Global = true
 		}
 		if !seen[rel.Key()] {
@@ -216,6 +232,100 @@ func (r *resolver) allTemp(refs []RelRef) bool {
 		}
 	}
 	return len(refs) > 0
+}
+
+// writesAnything: a user's volatile function may write any table, unless
+// known to write none.
+func writesAnything(funcs []string) bool {
+	for _, f := range funcs {
+		if !pureVolatiles[f] {
+			return true
+		}
+	}
+	return false
+}
+
+func viewWrites(rel *catalog.Relation) bool {
+	for _, f := range rel.ViewFuncs {
+		if f.Volatility == catalog.Volatile && f.Schema != "pg_catalog" && !pureVolatiles[f.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// attrFuncs are the attribute references (p.x, (p).x) that call a function
+// x(p) rather than read a column: those whose qualifier names no relation of
+// the statement with a column x, when a function x exists.
+func (r *resolver) attrFuncs(st *Statement) []FuncRef {
+	if r.cat == nil {
+		return nil
+	}
+	var out []FuncRef
+	for _, a := range st.AttrRefs {
+		if r.isColumn(st, a) {
+			continue
+		}
+		f := FuncRef{Name: a.Name}
+		if _, _, found := r.funcVolatility(f); found {
+			out = appendFunc(out, f)
+		}
+	}
+	return out
+}
+
+// isColumn reports whether qual.name is a column of a relation the statement
+// names qual (by alias or by name).
+func (r *resolver) isColumn(st *Statement, a ColRef) bool {
+	for _, sc := range st.Scopes {
+		for _, o := range sc.Occs {
+			if o.Alias != a.Qual || o.CTE {
+				continue
+			}
+			if rel, _ := r.relation(o.Rel); rel != nil {
+				if _, has := column(o, rel, a.Name); has {
+					return true
+				}
+			}
+		}
+	}
+	var refs []RelRef
+	for _, ref := range append(append([]RelRef(nil), st.Reads...), st.Writes...) {
+		if ref.Name == a.Qual {
+			refs = append(refs, ref)
+		}
+	}
+	if st.Target != nil && st.TargetAlias == a.Qual {
+		refs = append(refs, *st.Target)
+	}
+	for _, ref := range refs {
+		if rel, _ := r.relation(ref); rel != nil {
+			if _, has := rel.Columns[a.Name]; has {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// operatorVolatility returns the worst volatility of the user-defined
+// operators op may mean.
+func (r *resolver) operatorVolatility(op FuncRef) (byte, bool) {
+	if r.cat == nil {
+		return 0, false
+	}
+	schemas := r.schemas()
+	if op.Schema != "" {
+		schemas = []string{op.Schema}
+	}
+	var worst byte
+	found := false
+	for _, s := range schemas {
+		if v, ok := r.cat.OperatorVolatility(s, op.Name); ok {
+			worst, found = catalog.Worse(worst, v), true
+		}
+	}
+	return worst, found
 }
 
 func (r *resolver) read(st *Statement) {
@@ -264,9 +374,16 @@ func (r *resolver) read(st *Statement) {
 		}
 		deps[rel.Key()] = true
 	}
-	for _, f := range st.Funcs {
+	for _, f := range append(append([]FuncRef(nil), st.Funcs...), r.attrFuncs(st)...) {
 		if why := r.funcCacheable(f); why != "" {
 			p.Reason = why
+			return
+		}
+	}
+	for _, op := range st.Operators {
+		// A user's operator runs a function the SQL does not name.
+		if v, found := r.operatorVolatility(op); found && v != catalog.Immutable {
+			p.Reason = "operator " + op.Name
 			return
 		}
 	}

@@ -115,7 +115,10 @@ func termsFor(sc *Scope, rels []*catalog.Relation, j int, disjunct []Atom) ([]Te
 			continue
 		}
 		if a.Other != nil {
-			if k2, ok := resolveCol(sc, rels, *a.Other); ok {
+			// Values travel across a join only between columns that
+			// compare alike (same type family and collation): citext =
+			// text matches case-insensitively on one side only.
+			if k2, ok := resolveCol(sc, rels, *a.Other); ok && sameClass(rels, k, k2) {
 				parent[find(k)] = find(k2)
 			}
 			continue
@@ -156,6 +159,11 @@ func termsFor(sc *Scope, rels []*catalog.Relation, j int, disjunct []Atom) ([]Te
 	return terms, true
 }
 
+func sameClass(rels []*catalog.Relation, a, b colKey) bool {
+	ca, cb := rels[a.occ].Classes[a.col], rels[b.occ].Classes[b.col]
+	return ca != "" && ca == cb
+}
+
 // resolveCol finds the occurrence a column reference names in its scope.
 // Outer references, ambiguous names and columns that may come from a
 // subquery are not resolved: their terms are dropped.
@@ -171,7 +179,7 @@ func resolveCol(sc *Scope, rels []*catalog.Relation, c ColRef) (colKey, bool) {
 				return colKey{}, false
 			}
 			continue
-		} else if _, has := rels[j].Columns[c.Name]; !has {
+		} else if _, has := column(o, rels[j], c.Name); !has {
 			continue
 		}
 		if found >= 0 {
@@ -182,10 +190,33 @@ func resolveCol(sc *Scope, rels []*catalog.Relation, c ColRef) (colKey, bool) {
 	if found < 0 || rels[found] == nil {
 		return colKey{}, false
 	}
-	if _, has := rels[found].Columns[c.Name]; !has {
+	real, has := column(sc.Occs[found], rels[found], c.Name)
+	if !has {
 		return colKey{}, false
 	}
-	return colKey{found, c.Name}, true
+	return colKey{found, real}, true
+}
+
+// column maps a name as the query sees it to the relation's column: a column
+// alias list renames the first columns, whose own names are then hidden.
+func column(o Occurrence, rel *catalog.Relation, name string) (string, bool) {
+	if len(o.ColAliases) > 0 {
+		if len(rel.Order) < len(o.ColAliases) {
+			return "", false
+		}
+		for i, a := range o.ColAliases {
+			if a == name {
+				return rel.Order[i], true
+			}
+		}
+		for _, renamed := range rel.Order[:len(o.ColAliases)] {
+			if renamed == name {
+				return "", false
+			}
+		}
+	}
+	_, has := rel.Columns[name]
+	return name, has
 }
 
 // castsFor lists the casts that keep a value's meaning for a column kind.

@@ -98,6 +98,11 @@ type Statement struct {
 	WriteSpecs []*WriteSpec
 	// Funcs are the functions called, resolved against pg_proc by Resolve.
 	Funcs []FuncRef
+	// AttrRefs are qualified column references (p.x, (p).x): attribute
+	// notation can also call a function x(p), which Resolve checks for.
+	AttrRefs []ColRef
+	// Operators are the operators used, checked against the user's own.
+	Operators []FuncRef
 	// NoCache is why a read can never be cached, whatever the catalog says.
 	NoCache string
 	// TruncateCascade: TRUNCATE … CASCADE empties every referencing table.
