@@ -126,7 +126,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 		if q, ok := c.parent.(driver.QueryerContext); ok {
 			return c.execCaptured(ctx, p, capt, func(ctx context.Context, sql string) (driver.Rows, error) {
 				return q.QueryContext(ctx, sql, args)
-			})
+			}, func(ctx context.Context) (driver.Result, error) { return ex.ExecContext(ctx, query, args) })
 		}
 	}
 	res, err := ex.ExecContext(ctx, query, args)
@@ -143,12 +143,13 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		return nil, driver.ErrSkip
 	}
 	p := c.plan(ctx, query)
-	return c.query(ctx, p, query, args, p.capture(), func(ctx context.Context, sql string) (driver.Rows, error) {
+	run := func(ctx context.Context, sql string) (driver.Rows, error) {
 		if sql == "" {
 			sql = query
 		}
 		return q.QueryContext(ctx, sql, args)
-	})
+	}
+	return c.query(ctx, p, query, args, p.capture(), run, run)
 }
 
 // Ping implements driver.Pinger.

@@ -31,6 +31,8 @@ type database struct {
 	lastLoad   atomic.Int64
 	loadMu     sync.Mutex
 
+	privileges privileges
+
 	mu    sync.Mutex
 	gen   atomic.Uint64
 	plans map[string]*lru.Cache[string, *plan] // session fingerprint → plans
@@ -103,6 +105,9 @@ type plan struct {
 	effects bool
 	// fillLock: a miss takes the cross-process fill lock.
 	fillLock bool
+	// captureOff: PostgreSQL refused this write's capture for lack of
+	// privilege; it runs as written and invalidates its tables whole.
+	captureOff atomic.Bool
 	// schemaToken is the catalog's Token ("" when planned without a
 	// catalog): its reads and writes are checked against the schema stamp.
 	schemaToken string
@@ -241,6 +246,7 @@ func (d *database) plansFor(fingerprint string) (*lru.Cache[string, *plan], uint
 
 // forgetPlans drops every resolved plan: the catalog changed.
 func (d *database) forgetPlans() {
+	d.privileges.forget()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.plans = map[string]*lru.Cache[string, *plan]{}

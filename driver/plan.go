@@ -28,7 +28,7 @@ func (c *Conn) plan(ctx context.Context, query string) *plan {
 	switch {
 	case !kp.Complete:
 		db.wantReload.Store(true)
-	case cat != nil && c.sess.ok:
+	case cat != nil && c.sess.ok && !kp.Provisional:
 		c.plans.Add(query, p)
 	}
 	return p

@@ -13,10 +13,15 @@ import (
 // run (a prepared statement runs what it was prepared with).
 type runQuery func(ctx context.Context, sql string) (driver.Rows, error)
 
+// runExec runs the caller's statement as written, for Exec.
+type runExec func(ctx context.Context) (driver.Result, error)
+
 // query is the path shared by Conn.QueryContext and Stmt.QueryContext: reads
 // use the cache, captured writes report their rows, everything else passes
 // through and has its effects applied when its rows are closed.
-func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, capt *keys.Capture, run runQuery) (driver.Rows, error) {
+// plain runs the caller's text as written (nil: it cannot be), for a
+// captured write whose capture PostgreSQL rejected.
+func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, capt *keys.Capture, run, plain runQuery) (driver.Rows, error) {
 	if p.Cacheable && c.usesCache(ctx) {
 		if key, ok := keys.EntryKey(c.cfg.Prefix, c.sess.namespace, sql, args); ok {
 			return c.cachedQuery(ctx, p, key, args, run)
@@ -25,6 +30,13 @@ func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.Nam
 	c.cfg.stats.Passthrough.Add(1)
 	if capt != nil {
 		rows, err := run(ctx, capt.SQL)
+		if err != nil && plain != nil && c.uncaptured(p, err) {
+			if rows, err = plain(ctx, sql); err != nil {
+				c.after(ctx, p, err, nil)
+				return nil, err
+			}
+			return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err, nil) }}, nil
+		}
 		if err != nil {
 			c.after(ctx, p, err, nil)
 			return nil, err

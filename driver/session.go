@@ -130,7 +130,7 @@ func (c *Conn) readSession(ctx context.Context) error {
 		// tables show, not how names resolve; they are in the namespace.
 		fingerprint: strings.Join(append([]string{user, searchPath}, tempNames...), "\x00"),
 		keys: keys.Session{User: user, SearchPath: keys.ParseSearchPath(searchPath, user), Temp: temp, TempSideEffects: tempEffects,
-			RowSecurityOK: c.cfg.rowSecurityOK},
+			RowSecurityOK: c.cfg.rowSecurityOK, Selectable: c.selectable},
 		defaultIsolation: f[5],
 	}
 	c.plans = nil

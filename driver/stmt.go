@@ -43,8 +43,17 @@ func (s *Stmt) Query(args []driver.Value) (driver.Rows, error) {
 // ExecContext implements driver.StmtExecContext.
 func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
 	p := s.conn.plan(ctx, s.query)
+	var plain runExec
+	if ex, ok := s.conn.parent.(driver.ExecerContext); ok {
+		plain = func(ctx context.Context) (driver.Result, error) { return ex.ExecContext(ctx, s.query, args) }
+	}
+	if s.capture != nil && p.captureOff.Load() && plain != nil {
+		res, err := plain(ctx) // prepared with a capture PostgreSQL refuses
+		s.conn.after(ctx, p, err, nil)
+		return res, err
+	}
 	if s.capture != nil {
-		return s.conn.execCaptured(ctx, p, s.capture, s.run(args))
+		return s.conn.execCaptured(ctx, p, s.capture, s.run(args), plain)
 	}
 	var res driver.Result
 	var err error
@@ -62,7 +71,16 @@ func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 
 // QueryContext implements driver.StmtQueryContext.
 func (s *Stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.conn.query(ctx, s.conn.plan(ctx, s.query), s.query, args, s.capture, s.run(args))
+	var plain runQuery
+	if q, ok := s.conn.parent.(driver.QueryerContext); ok {
+		plain = func(ctx context.Context, _ string) (driver.Rows, error) { return q.QueryContext(ctx, s.query, args) }
+	}
+	p := s.conn.plan(ctx, s.query)
+	if s.capture != nil && p.captureOff.Load() && plain != nil {
+		// Prepared with a capture PostgreSQL refuses: run as written.
+		return s.conn.query(ctx, p, s.query, args, nil, plain, plain)
+	}
+	return s.conn.query(ctx, p, s.query, args, s.capture, s.run(args), plain)
 }
 
 // run runs the prepared statement, whatever text it is asked for: it runs

@@ -3,17 +3,52 @@ package driver
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cacheops/cacheops/keys"
 )
 
 // capture is the plan's capture, for a single plain write.
 func (p *plan) capture() *keys.Capture {
-	if len(p.Steps) == 1 {
+	if len(p.Steps) == 1 && !p.captureOff.Load() {
 		return p.Steps[0].Capture
 	}
 	return nil
+}
+
+// insufficientPrivilege is SQLSTATE 42501, also a row security violation.
+const insufficientPrivilege = "42501"
+
+// captureRejected reports an error PostgreSQL gave the captured form of a
+// write but would not have given the caller's own statement: the hidden
+// RETURNING needs SELECT privilege (and passes row security's SELECT
+// policies), and a prepared capture's result type changes with ALTER COLUMN
+// … TYPE. The caller's statement is then run as written.
+func captureRejected(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == insufficientPrivilege ||
+		pgErr.Code == "0A000" && strings.Contains(pgErr.Message, "cached plan must not change result type")
+}
+
+// uncaptured runs the caller's statement as written after its captured form
+// was rejected, outside a transaction only (inside one the rejection aborted
+// it). A privilege problem turns capturing off for the plan.
+func (c *Conn) uncaptured(p *plan, err error) bool {
+	if c.tx.Active() || !captureRejected(err) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == insufficientPrivilege {
+		p.captureOff.Store(true)
+	}
+	return true
 }
 
 // changes are the changes of a write known by its SQL alone (nil: none, or
@@ -92,9 +127,15 @@ func (r *captureRows) Close() error {
 }
 
 // execCaptured runs a captured write for Exec: RowsAffected is the number of
-// rows the statement returned, one per row it wrote.
-func (c *Conn) execCaptured(ctx context.Context, p *plan, capt *keys.Capture, run runQuery) (driver.Result, error) {
+// rows the statement returned, one per row it wrote. plain runs the
+// caller's statement as written (nil: it cannot be).
+func (c *Conn) execCaptured(ctx context.Context, p *plan, capt *keys.Capture, run runQuery, plain runExec) (driver.Result, error) {
 	rows, err := run(ctx, capt.SQL)
+	if err != nil && plain != nil && c.uncaptured(p, err) {
+		res, err := plain(ctx)
+		c.after(ctx, p, err, nil) // its tables go whole
+		return res, err
+	}
 	if err != nil {
 		c.after(ctx, p, err, nil)
 		return nil, err

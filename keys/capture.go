@@ -4,6 +4,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -159,8 +161,19 @@ func (r *resolver) planCapture(sql string, st *Statement) *Capture {
 		return nil
 	}
 	rel, temp := r.relation(*st.Target)
-	if temp || rel == nil || (rel.Kind != 'r' && rel.Kind != 'p') {
+	// Row level security applies SELECT policies to RETURNING: a capture
+	// could fail a write that PostgreSQL accepts.
+	if temp || rel == nil || (rel.Kind != 'r' && rel.Kind != 'p') || rel.RLS {
 		return nil
+	}
+	// RETURNING needs SELECT on what it returns: capture only those columns.
+	var selectable map[string]bool
+	if r.s != nil && r.s.Selectable != nil {
+		var known bool
+		if selectable, known = r.s.Selectable(rel); !known {
+			r.p.Provisional = true
+			return nil
+		}
 	}
 	c := &Capture{Assigned: map[string]bool{}}
 	for _, a := range st.Assigned {
@@ -174,7 +187,7 @@ func (r *resolver) planCapture(sql string, st *Statement) *Capture {
 		}
 	}
 	for col, kind := range rel.Columns {
-		if kind != catalog.NoKind {
+		if kind != catalog.NoKind && (selectable == nil || selectable[col]) {
 			c.Cols = append(c.Cols, col)
 		}
 	}
@@ -196,6 +209,10 @@ func (r *resolver) planCapture(sql string, st *Statement) *Capture {
 	if c.SQL, err = addReturning(sql, st.TargetAlias, c.Cols); err != nil {
 		return nil
 	}
+	// The catalog's token makes the text new after a schema change: a
+	// prepared capture whose result type changed (ALTER COLUMN … TYPE)
+	// would fail where the caller's statement would not.
+	c.SQL = "/* cacheops " + strings.Trim(strconv.Quote(r.cat.Token), `"`) + " */ " + c.SQL
 	wide := map[string]bool{}
 	for _, f := range family {
 		for _, fk := range f.ForeignKeys {

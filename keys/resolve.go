@@ -87,6 +87,10 @@ type Plan struct {
 	// names; such a plan must not be cached, so that a reloaded catalog is
 	// used next time.
 	Complete bool
+	// Provisional: something the session could not learn yet (privileges,
+	// inside a transaction) made the plan coarser than it will be: used
+	// once, not kept.
+	Provisional bool
 }
 
 // Resolve binds an analysis to a catalog and a session. cat may be nil when no

@@ -2,6 +2,8 @@ package keys
 
 import (
 	"strings"
+
+	"github.com/cacheops/cacheops/catalog"
 )
 
 // Session is what name resolution depends on besides the catalog.
@@ -19,6 +21,10 @@ type Session struct {
 	// cached: their policies read only the role and settings that are part of
 	// every entry's namespace.
 	RowSecurityOK func(relKey string) bool
+	// Selectable returns the columns of rel the session's role may read
+	// (a write's hidden RETURNING needs SELECT on them), and false when that
+	// cannot be learnt now. Nil: every column.
+	Selectable func(rel *catalog.Relation) (map[string]bool, bool)
 }
 
 // ParseSearchPath splits a search_path setting ("$user", public) into

@@ -1,0 +1,94 @@
+package cacheops_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// Writes and reads whose effects the SQL text does not show: functions that
+// defaults, constraints, generated columns, attribute notation, operators,
+// CREATE TABLE AS and REFRESH run. Each case caches a read, writes through
+// cacheops, and checks the read is fresh.
+func TestEffectsTheSQLDoesNotShow(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		setup string // out of band, before anything is cached
+		read  string
+		write string
+	}{
+		{name: "default writes",
+			setup: `CREATE TABLE counter (id int PRIMARY KEY, n int); INSERT INTO counter VALUES (1, 0);
+CREATE FUNCTION next_invoice_no() RETURNS int LANGUAGE sql VOLATILE AS 'UPDATE counter SET n = n + 1 WHERE id = 1 RETURNING n';
+CREATE TABLE invoice (id serial PRIMARY KEY, no int DEFAULT next_invoice_no())`,
+			read: "SELECT n FROM counter WHERE id = 1", write: "INSERT INTO invoice DEFAULT VALUES"},
+		{name: "check writes",
+			setup: `CREATE TABLE counter (id int PRIMARY KEY, n int); INSERT INTO counter VALUES (1, 0);
+CREATE FUNCTION counted(v int) RETURNS bool LANGUAGE plpgsql VOLATILE AS $$BEGIN UPDATE counter SET n = n + 1 WHERE id = 1; RETURN true; END$$;
+CREATE TABLE item (id int PRIMARY KEY, v int CHECK (counted(v)))`,
+			read: "SELECT n FROM counter WHERE id = 1", write: "INSERT INTO item VALUES (1, 1)"},
+		{name: "domain check writes",
+			setup: `CREATE TABLE counter (id int PRIMARY KEY, n int); INSERT INTO counter VALUES (1, 0);
+CREATE FUNCTION counted(v int) RETURNS bool LANGUAGE plpgsql VOLATILE AS $$BEGIN UPDATE counter SET n = n + 1 WHERE id = 1; RETURN true; END$$;
+CREATE DOMAIN counted_int AS int CHECK (counted(VALUE));
+CREATE TABLE item (id int PRIMARY KEY, v counted_int); INSERT INTO item VALUES (1, 1)`,
+			read: "SELECT n FROM counter WHERE id = 1", write: "UPDATE item SET v = 2 WHERE id = 1"},
+		{name: "generated",
+			setup: `CREATE TABLE item (id int PRIMARY KEY, price int, qty int, total int GENERATED ALWAYS AS (price * qty) STORED);
+INSERT INTO item VALUES (1, 2, 3), (2, 1, 6)`,
+			read: "SELECT id FROM item WHERE total = 6 ORDER BY id", write: "UPDATE item SET qty = 4 WHERE id = 1"},
+		{name: "generated in WITH",
+			setup: `CREATE TABLE item (id int PRIMARY KEY, price int, qty int, total int GENERATED ALWAYS AS (price * qty) STORED);
+INSERT INTO item VALUES (1, 2, 3), (2, 1, 6)`,
+			read:  "SELECT id FROM item WHERE total = 8 ORDER BY id",
+			write: "WITH u AS (UPDATE item SET qty = 4 WHERE total = 6 AND id = 1 RETURNING 1) SELECT count(*) FROM u"},
+		{name: "attribute",
+			setup: `CREATE FUNCTION category_title(post) RETURNS text LANGUAGE sql STABLE AS 'SELECT title FROM category WHERE id = $1.category_id'`,
+			read:  "SELECT p.category_title FROM post p WHERE p.id = 1", write: "UPDATE category SET title = 'renamed' WHERE id = 1"},
+		{name: "attribute parenthesised",
+			setup: `CREATE FUNCTION category_title(post) RETURNS text LANGUAGE sql STABLE AS 'SELECT title FROM category WHERE id = $1.category_id'`,
+			read:  "SELECT (p).category_title FROM post p WHERE p.id = 1", write: "UPDATE category SET title = 'renamed' WHERE id = 1"},
+		{name: "operator",
+			setup: `CREATE FUNCTION in_category(c int, t text) RETURNS bool LANGUAGE sql STABLE AS 'SELECT EXISTS (SELECT 1 FROM category WHERE id = c AND title = t)';
+CREATE OPERATOR ==> (LEFTARG = int, RIGHTARG = text, FUNCTION = in_category)`,
+			read: "SELECT id FROM post WHERE category_id ==> 'Django' ORDER BY id", write: "UPDATE category SET title = 'Flask' WHERE id = 1"},
+		{name: "create table as",
+			setup: `CREATE FUNCTION bump() RETURNS int LANGUAGE sql VOLATILE AS 'UPDATE post SET title = title || ''!'' WHERE id = 1 RETURNING 1'`,
+			read:  "SELECT title FROM post WHERE id = 1", write: "CREATE TEMP TABLE snapshot AS SELECT bump()"},
+		{name: "refresh",
+			setup: `CREATE FUNCTION bump() RETURNS int LANGUAGE sql VOLATILE AS 'UPDATE post SET title = title || ''!'' WHERE id = 1 RETURNING 1';
+CREATE MATERIALIZED VIEW bumped AS SELECT bump() AS b WITH NO DATA`,
+			read: "SELECT title FROM post WHERE id = 1", write: "REFRESH MATERIALIZED VIEW bumped"},
+		{name: "copy default writes",
+			setup: `CREATE TABLE counter (id int PRIMARY KEY, n int); INSERT INTO counter VALUES (1, 0);
+CREATE FUNCTION next_invoice_no() RETURNS int LANGUAGE sql VOLATILE AS 'UPDATE counter SET n = n + 1 WHERE id = 1 RETURNING n';
+CREATE TABLE invoice (id int, no int DEFAULT next_invoice_no())`,
+			read: "SELECT n FROM counter WHERE id = 1", write: "COPY invoice(id) FROM PROGRAM 'echo 7'"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newFixture(t)
+			e.outOfBand(c.setup)
+			first := e.read(c.read)
+			e.read(c.read)
+			e.exec(c.write)
+			e.fresh(c.read)
+			if e.read(c.read) == first && !strings.Contains(c.name, "attribute") && !strings.Contains(c.name, "operator") {
+				t.Fatalf("the write did not change %s: the case proves nothing", c.read)
+			}
+		})
+	}
+}
+
+// Defaults of builtin or known-pure functions keep writes granular.
+func TestPureDefaultsStayGranular(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	e.outOfBand(`CREATE TABLE token (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), n serial, at timestamptz DEFAULT now())`)
+	q := "SELECT title FROM post WHERE id = 1"
+	e.cached(q)
+	e.outOfBand("UPDATE post SET title = 'changed behind the cache' WHERE id = 1")
+	e.exec("INSERT INTO token DEFAULT VALUES")
+	e.kept(q)
+}
