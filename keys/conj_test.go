@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/cacheops/cacheops/catalog"
 )
 
 // render shows a plan's conjunctions instantiated with args, one relation per
@@ -115,5 +117,31 @@ func TestConjunctions(t *testing.T) {
 				t.Fatalf("got  %q\nwant %q", got, c.want)
 			}
 		})
+	}
+}
+
+// A written value longer than varchar(n) keeps n characters when its excess
+// is spaces: as an argument it is dropped, never keyed as written.
+func TestInstantiateDropsValuesLongerThanTheColumn(t *testing.T) {
+	conj := []Conj{{Rel: "t", Terms: []Term{{Col: "c", Kind: catalog.TextKind, Param: 1, MaxLen: 3}}}}
+	for arg, want := range map[string]string{"ab": "c", "abc": "c", "ab   ": "", "abcd": ""} {
+		got := Instantiate(conj, []driver.NamedValue{{Ordinal: 1, Value: arg}}, 16)
+		if len(got) != 1 || got[0].Scheme != want {
+			t.Fatalf("%q: %+v, want scheme %q", arg, got, want)
+		}
+	}
+}
+
+// PostgreSQL reads 'now', 'today', 'tomorrow' and 'yesterday' among other
+// fields, whatever punctuation surrounds them.
+func TestRelativeTimeLiterals(t *testing.T) {
+	for s, want := range map[string]bool{
+		"now": true, " NOW ": true, "now()": true, "today 10:00": true, "tomorrow z": true,
+		"yesterday allballs": true, "epoch": false, "2024-01-01": false, "nowhere": false, "knowledge": false,
+		"infinity": false, "": false,
+	} {
+		if got := IsRelativeTimeLiteral(s); got != want {
+			t.Errorf("%q: %v, want %v", s, got, want)
+		}
 	}
 }
