@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cacheops/cacheops"
+	"github.com/cacheops/cacheops/lua"
 )
 
 // The torture test: many goroutines in two OS processes read and write a
@@ -36,6 +37,30 @@ import (
 // (`make torture`); CI runs a short one.
 
 const tortureRows = 24
+
+// tortureBulkRows rows of torture_bulk (ids from 1001) are rewritten whole
+// by one statement: with MaxCapturedRows above it, read by three schemes,
+// that write deletes over 10,000 stamps at once.
+const tortureBulkRows = 4000
+
+// tortureSchema: the hot table (a note column marks writes whose outcome the
+// client does not learn), the bulk table, and a procedure that commits and
+// then fails.
+var tortureSchema = fmt.Sprintf(`CREATE TABLE torture (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL, note text);
+INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g;
+CREATE TABLE torture_bulk (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL, tag int UNIQUE NOT NULL);
+INSERT INTO torture_bulk SELECT g, g %% 4, 0, g * 7 FROM generate_series(1001, %d) g;
+CREATE PROCEDURE torture_bump(target int) LANGUAGE plpgsql AS $$
+DECLARE g int; v int;
+BEGIN
+  UPDATE torture SET version = version + 1 WHERE id = target RETURNING grp, version INTO g, v;
+  COMMIT;
+  RAISE EXCEPTION 'committed %% %% %%', target, g, v;
+END $$`, tortureRows, 1000+tortureBulkRows)
+
+// tortureAmbiguousDelay is the torture caches' AmbiguousDelay: a write whose
+// outcome its client did not learn is promised only after it.
+const tortureAmbiguousDelay = 100 * time.Millisecond
 
 type tRow struct{ ID, Grp, Ver int }
 
@@ -51,6 +76,17 @@ type tEvent struct {
 type tortureLog struct {
 	mu     sync.Mutex
 	events []tEvent
+	// kinds counts the writes of each kind that committed.
+	kinds map[string]int
+}
+
+func (l *tortureLog) count(kind string) {
+	l.mu.Lock()
+	if l.kinds == nil {
+		l.kinds = map[string]int{}
+	}
+	l.kinds[kind]++
+	l.mu.Unlock()
 }
 
 func (l *tortureLog) add(e tEvent) {
@@ -72,8 +108,7 @@ func TestTorture(t *testing.T) {
 	}
 	e := newEnv(t)
 	srv := startRedis(t)
-	e.outOfBand(fmt.Sprintf(`CREATE TABLE torture (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL);
-INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g`, tortureRows))
+	e.outOfBand(tortureSchema)
 	prefix := fmt.Sprintf("torture:%d:", time.Now().UnixNano())
 	dur := tortureDuration()
 
@@ -82,14 +117,16 @@ INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g`, tortureR
 	helper := exec.Command(os.Args[0], "-test.run=^TestTortureHelper$", "-test.count=1")
 	helper.Env = append(os.Environ(), "CACHEOPS_TORTURE_HELPER=1", "CACHEOPS_TORTURE_LOG="+logPath,
 		"CACHEOPS_TORTURE_REDIS="+srv.url(), "CACHEOPS_TORTURE_PREFIX="+prefix,
-		"CACHEOPS_TORTURE_SCHEMA="+e.schema, "CACHEOPS_TORTURE_FOR="+dur.String())
+		"CACHEOPS_TORTURE_SCHEMA="+e.schema, "CACHEOPS_TORTURE_FOR="+dur.String(),
+		// The second process invalidates writes past 5 rows whole.
+		"CACHEOPS_TORTURE_MAX_CAPTURED=5")
 	helper.Stdout, helper.Stderr = os.Stderr, os.Stderr
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)
 	}
 
 	log := &tortureLog{}
-	cache := tortureWorkload(t, srv.url(), prefix, e.schema, dur, log, func(ctx context.Context) {
+	cache := tortureWorkload(t, srv.url(), prefix, e.schema, dur, 2*tortureBulkRows, log, func(ctx context.Context) {
 		go deleteKeys(ctx, srv.url(), prefix)
 		go func() { // restart Redis once, mid-run
 			select {
@@ -119,7 +156,12 @@ INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g`, tortureR
 	if s.Hits == 0 || s.Invalidations == 0 || reads < 100 {
 		t.Fatalf("the run proved little: %d reads checked, stats %+v", reads, s)
 	}
-	t.Logf("%d reads checked over %s in two processes; this process: %+v", reads, dur, s)
+	for _, kind := range []string{"bulk", "committed, then failed", "abandoned"} {
+		if log.kinds[kind] == 0 {
+			t.Errorf("no %s write committed in this process: %v", kind, log.kinds)
+		}
+	}
+	t.Logf("%d reads checked over %s in two processes; this process: %+v, writes %v", reads, dur, s, log.kinds)
 
 	// Afterwards every query read through cacheops equals the database.
 	db, err := cache.OpenDB(withSearchPath(testDSN(), e.schema))
@@ -141,10 +183,9 @@ func TestTortureCheckerCatchesMissingInvalidation(t *testing.T) {
 	}
 	t.Parallel()
 	e := newEnv(t)
-	e.outOfBand(fmt.Sprintf(`CREATE TABLE torture (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL);
-INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g`, tortureRows))
+	e.outOfBand(tortureSchema)
 	log := &tortureLog{}
-	tortureWorkload(t, testRedisURL(), fmt.Sprintf("torture-off:%d:", time.Now().UnixNano()), e.schema, 3*time.Second, log,
+	tortureWorkload(t, testRedisURL(), fmt.Sprintf("torture-off:%d:", time.Now().UnixNano()), e.schema, 3*time.Second, 0, log,
 		func(context.Context) {}, func(c *cacheops.Cache) { cacheops.DisableInvalidationForTesting(c, true) })
 	if violations, reads := checkHistory(log.events); len(violations) == 0 {
 		t.Fatalf("no violation found in %d reads with invalidation off: the checker proves nothing", reads)
@@ -158,9 +199,10 @@ func TestTortureHelper(t *testing.T) {
 		return
 	}
 	dur, _ := time.ParseDuration(os.Getenv("CACHEOPS_TORTURE_FOR"))
+	maxCaptured, _ := strconv.Atoi(os.Getenv("CACHEOPS_TORTURE_MAX_CAPTURED"))
 	log := &tortureLog{}
 	tortureWorkload(t, os.Getenv("CACHEOPS_TORTURE_REDIS"), os.Getenv("CACHEOPS_TORTURE_PREFIX"),
-		os.Getenv("CACHEOPS_TORTURE_SCHEMA"), dur, log, func(context.Context) {})
+		os.Getenv("CACHEOPS_TORTURE_SCHEMA"), dur, maxCaptured, log, func(context.Context) {})
 	f, err := os.Create(os.Getenv("CACHEOPS_TORTURE_LOG"))
 	if err != nil {
 		t.Fatal(err)
@@ -194,11 +236,16 @@ var tortureQueries = []tortureQuery{
 		func(k int) []any { return []any{k%tortureRows + 1} }, false},
 	{"range", "SELECT id, grp, version FROM torture WHERE id > $1 ORDER BY id", func(k int) []any { return []any{k % tortureRows} }, false},
 	{"aggregate", "SELECT grp, count(*), sum(version) FROM torture GROUP BY grp ORDER BY grp", func(int) []any { return nil }, false},
+	// The bulk table, read by three schemes.
+	{"bulk point", "SELECT id, grp, version FROM torture_bulk WHERE id = $1", func(k int) []any { return []any{1001 + k%tortureBulkRows} }, false},
+	{"bulk tag", "SELECT id, grp, version FROM torture_bulk WHERE tag = $1", func(k int) []any { return []any{7 * (1001 + (k*13)%tortureBulkRows)} }, false},
+	{"bulk pair", "SELECT id, grp, version FROM torture_bulk WHERE id = $1 AND grp = $2",
+		func(k int) []any { id := 1001 + (k*7)%tortureBulkRows; return []any{id, id % 4} }, false},
 }
 
 // tortureWorkload runs readers and writers against the table until dur has
 // passed, logging every read and committed write.
-func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Duration, log *tortureLog,
+func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Duration, maxCaptured int, log *tortureLog,
 	extra func(context.Context), tweak ...func(*cacheops.Cache)) *cacheops.Cache {
 	ropts, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -207,7 +254,8 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 	ropts.MaxRetries, ropts.DialerRetries = -1, 1 // let the outage show
 	rdb := redis.NewClient(ropts)
 	t.Cleanup(func() { rdb.Close() })
-	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, RedisTimeout: time.Second})
+	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, RedisTimeout: time.Second,
+		MaxCapturedRows: maxCaptured, AmbiguousDelay: tortureAmbiguousDelay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +268,11 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 	}
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(16)
+	direct, err := sql.Open("pgx", withSearchPath(testDSN(), schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	extra(ctx)
@@ -244,7 +297,7 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, 2))
 			for ctx.Err() == nil {
-				if err := tortureWrite(db, r, log); err != nil && !retryable(err) {
+				if err := tortureWrite(db, direct, r, log); err != nil && !retryable(err) {
 					errs <- err
 					return
 				}
@@ -323,7 +376,7 @@ func tortureRead(db *sql.DB, r *rand.Rand, log *tortureLog) error {
 
 const bump = " RETURNING id, grp, version"
 
-func tortureWrite(db *sql.DB, r *rand.Rand, log *tortureLog) error {
+func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog) error {
 	id := r.IntN(tortureRows) + 1
 	start := time.Now().UnixNano()
 	commit := func(rows []tRow) { log.add(tEvent{Kind: "w", Start: start, End: time.Now().UnixNano(), Rows: rows}) }
@@ -337,6 +390,15 @@ func tortureWrite(db *sql.DB, r *rand.Rand, log *tortureLog) error {
 			commit(rows)
 		}
 		return err
+	}
+	switch n := r.IntN(200); {
+	case n == 0: // all of the bulk table in one statement
+		log.count("bulk")
+		return autocommit("UPDATE torture_bulk SET version = version + 1")
+	case n < 2: // a procedure, or a DO block running DDL, that commits and then fails
+		return committedThenFailed(db, r, id, log)
+	case n < 12: // a group update whose client gives up while reading its rows
+		return abandonedWrite(db, direct, r, log)
 	}
 	switch r.IntN(6) {
 	case 0: // a single-row update
@@ -388,6 +450,83 @@ func tortureWrite(db *sql.DB, r *rand.Rand, log *tortureLog) error {
 		}
 		commit(lastPerID(rows))
 	}
+	return nil
+}
+
+// committedThenFailed runs a write that commits and then raises: its error
+// says what it committed.
+func committedThenFailed(db *sql.DB, r *rand.Rand, id int, log *tortureLog) error {
+	start := time.Now().UnixNano()
+	q := fmt.Sprintf("CALL torture_bump(%d)", id)
+	if r.IntN(2) == 0 {
+		q = fmt.Sprintf(`DO $$DECLARE g int; v int; BEGIN
+  UPDATE torture SET version = version + 1 WHERE id = %d RETURNING grp, version INTO g, v;
+  EXECUTE format('ALTER TABLE torture ALTER COLUMN note SET DEFAULT %%L', v);
+  COMMIT;
+  RAISE EXCEPTION 'committed %% %% %%', %d, g, v;
+END$$`, id, id)
+	}
+	_, err := db.Exec(q)
+	var pgErr *pgconn.PgError
+	var row tRow
+	if !errors.As(err, &pgErr) {
+		return fmt.Errorf("%s: want its error after the commit, got %v", q, err)
+	}
+	if _, serr := fmt.Sscanf(pgErr.Message, "committed %d %d %d", &row.ID, &row.Grp, &row.Ver); serr != nil {
+		return err // it failed before committing (a deadlock): nothing to log
+	}
+	log.add(tEvent{Kind: "w", Start: start, End: time.Now().UnixNano(), Rows: []tRow{row}})
+	log.count("committed, then failed")
+	return nil
+}
+
+// abandonedWrite updates a group and gives up on it part way, by a short
+// deadline or by closing its rows early: the client may not learn whether
+// it committed. The rows that carry its note afterwards are what it
+// committed; it is promised from when PostgreSQL settled it, and no earlier
+// than AmbiguousDelay after the client gave up.
+func abandonedWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog) error {
+	note := lua.NewToken()
+	start := time.Now().UnixNano()
+	ctx, cancel := context.WithCancel(context.Background())
+	if r.IntN(2) == 0 {
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(500+r.IntN(8000))*time.Microsecond)
+	}
+	defer cancel()
+	q := fmt.Sprintf("UPDATE torture SET version = version + 1, note = '%s' WHERE grp = $1"+bump, note)
+	rs, err := db.QueryContext(ctx, q, r.IntN(4))
+	if err == nil {
+		rs.Next()
+		rs.Close() // the rows not read are read by cacheops, unless the deadline ends it first
+	}
+	gaveUp := time.Now()
+	for i := 0; ; i++ { // wait until PostgreSQL is done with it
+		var running int
+		if err := direct.QueryRow("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%' || $1 || '%' AND state <> 'idle' AND pid <> pg_backend_pid()", note).Scan(&running); err != nil {
+			return err
+		}
+		if running == 0 {
+			break
+		}
+		if i > 1000 {
+			return fmt.Errorf("the abandoned write %s never ended", note)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	rs, err = direct.Query("SELECT id, grp, version FROM torture WHERE note = $1", note)
+	if err != nil {
+		return err
+	}
+	rows, err := scanRows(rs)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	log.count("abandoned")
+	end := time.Now()
+	if promised := gaveUp.Add(tortureAmbiguousDelay + 50*time.Millisecond); end.Before(promised) {
+		end = promised
+	}
+	log.add(tEvent{Kind: "w", Start: start, End: end.UnixNano(), Rows: rows})
 	return nil
 }
 
