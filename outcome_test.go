@@ -87,15 +87,11 @@ END$$`)
 	})
 	t.Run("row level security", func(t *testing.T) {
 		e := newEnv(t)
-		ensureRolesForSchema(t, e)
+		role := ownRole(t, e)
 		e.outOfBand(`CREATE TABLE doc (id int, tenant text, body text);
 INSERT INTO doc VALUES (1, 'a', 'for a'), (2, 'b', 'for b');
-GRANT SELECT ON doc TO cacheops_reader`)
-		reader, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), "cacheops_reader"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer reader.Close()
+GRANT SELECT ON doc TO ` + role)
+		reader := e.openAs(t, role)
 		reader.SetMaxOpenConns(1)
 		q := "SELECT body FROM doc ORDER BY id"
 		if got := rows(t, reader, q); got != "for a|for b" {

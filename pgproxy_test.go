@@ -47,16 +47,19 @@ func newPgProxy(t *testing.T) *pgProxy {
 	}
 	p := &pgProxy{ln: ln, target: u.Host}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	go acceptAll(ln, p.serve)
 	return p
+}
+
+// acceptAll serves every connection ln accepts until it is closed.
+func acceptAll(ln net.Listener, serve func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go serve(c)
+	}
 }
 
 // open opens a caching database through the proxy.

@@ -8,6 +8,31 @@ import (
 	"github.com/cacheops/cacheops"
 )
 
+// freshCase is a two-way invalidation case: set up out of band, read
+// through cacheops (twice, so it is cached), write through cacheops, and the
+// read must be fresh. The write must change the read's result, or the case
+// proves nothing.
+type freshCase struct{ name, setup, read, write string }
+
+func runFreshCases(t *testing.T, cases []freshCase) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newFixture(t)
+			if c.setup != "" {
+				e.outOfBand(c.setup)
+			}
+			first := e.read(c.read)
+			e.read(c.read)
+			e.exec(c.write)
+			e.fresh(c.read)
+			if e.read(c.read) == first {
+				t.Fatalf("the write did not change %s: the case proves nothing", c.read)
+			}
+		})
+	}
+}
+
 // process is another process sharing e's Redis and key prefix: its own
 // Cache (catalog, undelivered invalidations, breaker) and connections.
 type process struct {

@@ -44,15 +44,7 @@ func newFaultyProxy(t *testing.T, target string) *faultyProxy {
 		}
 		p.mu.Unlock()
 	})
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.serve(c)
-		}
-	}()
+	go acceptAll(ln, p.serve)
 	return p
 }
 

@@ -12,9 +12,7 @@ import (
 func TestKeysAreStoredValues(t *testing.T) {
 	t.Parallel()
 	long := strings.Repeat("n", 70)
-	cases := []struct {
-		name, setup, read, write string
-	}{
+	runFreshCases(t, []freshCase{
 		{name: "varchar cast truncates",
 			read: "SELECT count(*) FROM label WHERE text = 'furious'::varchar(4)", write: "INSERT INTO label(text) VALUES ('furi')"},
 		{name: "name keeps 63 bytes",
@@ -31,23 +29,7 @@ func TestKeysAreStoredValues(t *testing.T) {
 		{name: "column alias list",
 			read:  "SELECT e.post_id FROM extra AS e(post_id, id) WHERE e.id = 2 ORDER BY 1",
 			write: "INSERT INTO extra(post_id, tag) VALUES (2, 1)"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			e := newFixture(t)
-			if c.setup != "" {
-				e.outOfBand(c.setup)
-			}
-			first := e.read(c.read)
-			e.read(c.read)
-			e.exec(c.write)
-			e.fresh(c.read)
-			if e.read(c.read) == first {
-				t.Fatalf("the write did not change %s: the case proves nothing", c.read)
-			}
-		})
-	}
+	})
 }
 
 // Granularity survives where the value is certain: a column alias list keeps
