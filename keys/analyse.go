@@ -71,6 +71,10 @@ func classify(n *pg_query.Node, maxIn int) Statement {
 		return st
 	case *pg_query.Node_DiscardStmt:
 		return Statement{Kind: KindSession, SessionChange: true}
+	case *pg_query.Node_ConstraintsSetStmt:
+		// SET CONSTRAINTS … DEFERRED moves checks to COMMIT: no schema
+		// change, nothing to re-read.
+		return Statement{Kind: KindSession}
 	case *pg_query.Node_DeclareCursorStmt:
 		// The cursor's query runs at FETCH time; its functions decide whether
 		// it may write (a user's volatile function), so keep them.

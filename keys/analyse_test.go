@@ -77,6 +77,7 @@ func TestClassification(t *testing.T) {
 		{sql: "DROP TABLE post, s.extra", kind: KindDDL, writes: []RelRef{{"", "post"}, {"s", "extra"}}, global: true},
 		{sql: "DROP TABLE post CASCADE", kind: KindDDL, writes: []RelRef{{"", "post"}}, global: true},
 		{sql: "CREATE TEMP SEQUENCE s", kind: KindDDL},
+		{sql: "SET CONSTRAINTS ALL DEFERRED", kind: KindSession},
 		{sql: "CREATE TRIGGER t AFTER INSERT ON post FOR EACH ROW EXECUTE FUNCTION f()", kind: KindDDL, writes: []RelRef{{"", "post"}}, global: true},
 		{sql: "COPY post FROM STDIN WHERE f(id)", kind: KindWrite, writes: []RelRef{{"", "post"}}},
 		{sql: "GRANT SELECT ON post TO bob", kind: KindDDL, global: true},

@@ -166,6 +166,13 @@ func (r *resolver) planCapture(sql string, st *Statement) *Capture {
 	if temp || rel == nil || (rel.Kind != 'r' && rel.Kind != 'p') || rel.RLS {
 		return nil
 	}
+	keyed := false
+	for _, kind := range rel.Columns {
+		keyed = keyed || kind != catalog.NoKind
+	}
+	if !keyed {
+		return nil // nothing to key rows by: whole tables
+	}
 	// RETURNING needs SELECT on what it returns: capture only those columns.
 	var selectable map[string]bool
 	if r.s != nil && r.s.Selectable != nil {
