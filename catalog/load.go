@@ -50,6 +50,7 @@ WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`
     WHEN bt.typtype = 'e' THEN 'enum'
     ELSE '' END,
   CASE
+    WHEN bt.typname IN ('int2', 'int4', 'int8') THEN 'int'
     WHEN bt.typname IN ('text', 'varchar') THEN 'text:' || a.attcollation::text
     WHEN bt.typtype = 'e' THEN 'enum:' || bt.oid::text
     ELSE bt.typname::text END,

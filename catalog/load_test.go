@@ -39,6 +39,25 @@ func (q sqlQuerier) QueryAll(ctx context.Context, query string) ([][]driver.Valu
 	return out, rs.Err()
 }
 
+// BenchmarkLoad: what a catalog reload costs (every process pays one after
+// a schema change, CALL or DO).
+func BenchmarkLoad(b *testing.B) {
+	dsn := os.Getenv("CACHEOPS_TEST_DATABASE")
+	if dsn == "" {
+		dsn = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	for i := 0; i < b.N; i++ {
+		if _, err := Load(context.Background(), sqlQuerier{db}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // Load against the real PostgreSQL.
 func TestLoadReadsTheSchema(t *testing.T) {
 	dsn := os.Getenv("CACHEOPS_TEST_DATABASE")
@@ -63,8 +82,12 @@ CREATE TRIGGER t BEFORE INSERT ON plain_ref FOR EACH ROW EXECUTE FUNCTION trg();
 CREATE TYPE color AS ENUM ('red');
 CREATE DOMAIN small AS int2;
 CREATE TABLE kinds (i int, b bool, t text, v varchar(3), u uuid, c color, d small, n numeric, f float8,
-  ch char(2), ts timestamptz, tc text COLLATE "C");
-CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';`)
+  ch char(2), ts timestamptz, tc text COLLATE "C", nm name, g int GENERATED ALWAYS AS (i * 2) STORED);
+CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $1';
+CREATE FUNCTION f_writes() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE defaults (id int DEFAULT f_writes(), at timestamptz DEFAULT now());
+CREATE FUNCTION f_stable(int, int) RETURNS bool STABLE LANGUAGE sql AS 'SELECT $1 = $2';
+CREATE OPERATOR catalog_test.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = f_stable);`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +133,28 @@ CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $
 		t.Error("random is volatile")
 	}
 	want := map[string]ValueKind{"i": IntKind, "b": BoolKind, "t": TextKind, "v": TextKind, "u": UUIDKind,
-		"c": EnumKind, "d": IntKind, "n": NoKind, "f": NoKind, "ch": NoKind, "ts": NoKind, "tc": TextKind}
+		"c": EnumKind, "d": IntKind, "n": NoKind, "f": NoKind, "ch": NoKind, "ts": NoKind, "tc": TextKind,
+		"nm": NoKind, "g": IntKind}
 	for col, kind := range want {
 		if got, ok := rel("kinds").Columns[col]; !ok || got != kind {
 			t.Errorf("column %s: kind %q, want %q", col, got, kind)
 		}
+	}
+	k := rel("kinds")
+	if k.MaxLen["v"] != 3 || len(k.MaxLen) != 1 || !k.Generated["g"] || len(k.Generated) != 1 {
+		t.Errorf("lengths %v, generated %v", k.MaxLen, k.Generated)
+	}
+	if k.Classes["i"] != k.Classes["d"] || k.Classes["t"] == k.Classes["tc"] || k.Classes["t"] != k.Classes["v"] {
+		t.Errorf("compare classes %v", k.Classes)
+	}
+	if len(k.Order) != 14 || k.Order[0] != "i" || k.Order[13] != "g" {
+		t.Errorf("column order %v", k.Order)
+	}
+	if w := rel("defaults").WriteFuncs; len(w) != 1 || w[0] != "f_writes" {
+		t.Errorf("functions run by defaults: %v", w)
+	}
+	if vol, ok := cat.OperatorVolatility("catalog_test", "==="); !ok || vol != Stable {
+		t.Error("user operator misread")
 	}
 	if rel("parent").Key() != `"catalog_test"."parent"` {
 		t.Error(rel("parent").Key())
