@@ -2,6 +2,7 @@ package cacheops_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -148,30 +149,54 @@ func TestTransactionAfterDDLUsesTheCache(t *testing.T) {
 	}
 }
 
-// The capture's rows are read after PostgreSQL committed; the caller's
-// deadline ends the reading part way. The rows not read were written too:
-// the write's tables go whole.
-func TestDeadlineWhileCapturedRowsAreRead(t *testing.T) {
+// The capture's rows are read after PostgreSQL committed; a deadline, a
+// cancellation or a lost connection ends the reading part way, through Exec
+// or through Query. The rows not read were written too: the write's tables
+// go whole.
+func TestCaptureCutShort(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(o *cacheops.Options) { o.MaxCapturedRows = 50000 })
-	e.outOfBand(`CREATE TABLE big (id int PRIMARY KEY, v int, pad text);
+	for _, how := range []string{"deadline", "cancel", "lost"} {
+		for _, query := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s %v", how, query), func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, func(o *cacheops.Options) { o.MaxCapturedRows = 50000 })
+				e.outOfBand(`CREATE TABLE big (id int PRIMARY KEY, v int, pad text);
 INSERT INTO big SELECT i, 0, repeat('x', 20) FROM generate_series(1, 20000) i`)
-	proxy := newPgProxy(t)
-	db := proxy.open(t, e.cache, e.schema)
-	other := e.otherProcess()
-	q := "SELECT v FROM big WHERE id = 20000"
-	other.cached(t, q)
-	proxy.trickleAfter("UPDATE big", 4096)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-	defer cancel()
-	_, err := db.ExecContext(ctx, "UPDATE big SET v = v + 1 WHERE id > $1", 0)
-	if err == nil {
-		t.Fatal("the write should have run into its deadline")
-	}
-	waitFor(t, func() bool { return e.direct_(q) == "1" }) // PostgreSQL committed
-	other.fresh(t, e, q)
-	if s := e.cache.Stats(); s.Ambiguous == 0 {
-		t.Fatalf("the write's outcome was taken as known: %+v", s)
+				proxy := newPgProxy(t)
+				db := proxy.open(t, e.cache, e.schema)
+				other := e.otherProcess()
+				q := "SELECT v FROM big WHERE id = 20000"
+				other.cached(t, q)
+				proxy.trickleAfter("UPDATE big", 4096, how == "lost")
+				ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+				defer cancel()
+				if how == "cancel" {
+					ctx, cancel = context.WithCancel(context.Background())
+					time.AfterFunc(time.Second, cancel)
+				}
+				w := "UPDATE big SET v = v + 1 WHERE id > $1"
+				var err error
+				if query {
+					var rs *sql.Rows
+					if rs, err = db.QueryContext(ctx, w+" RETURNING id", 0); err == nil {
+						for rs.Next() {
+						}
+						err = rs.Err()
+						rs.Close()
+					}
+				} else {
+					_, err = db.ExecContext(ctx, w, 0)
+				}
+				if err == nil {
+					t.Fatal("the write should have been cut short")
+				}
+				waitFor(t, func() bool { return e.direct_(q) == "1" }) // PostgreSQL committed
+				other.fresh(t, e, q)
+				if s := e.cache.Stats(); s.Ambiguous == 0 {
+					t.Fatalf("the write's outcome was taken as known: %+v", s)
+				}
+			})
+		}
 	}
 }
 

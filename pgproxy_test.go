@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cacheops/cacheops"
 )
@@ -20,9 +21,11 @@ type pgProxy struct {
 
 	mu sync.Mutex
 	// trickle: after a client message containing trigger, only budget more
-	// bytes of the server's reply reach the client; the rest is drained.
+	// bytes of the server's reply reach the client; the rest is drained (or,
+	// with cut, the client's connection is closed there).
 	trigger []byte
 	budget  int
+	cut     bool
 	// hold: the next simple-protocol COMMIT is not forwarded; the client's
 	// connection is closed instead, and the COMMIT is sent when released.
 	hold *heldCommit
@@ -75,9 +78,9 @@ func (p *pgProxy) open(t *testing.T, cache *cacheops.Cache, schema string) *sql.
 	return db
 }
 
-func (p *pgProxy) trickleAfter(trigger string, budget int) {
+func (p *pgProxy) trickleAfter(trigger string, budget int, cut bool) {
 	p.mu.Lock()
-	p.trigger, p.budget = []byte(trigger), budget
+	p.trigger, p.budget, p.cut = []byte(trigger), budget, cut
 	p.mu.Unlock()
 }
 
@@ -97,6 +100,7 @@ func (p *pgProxy) serve(client net.Conn) {
 	}
 	var mu sync.Mutex
 	limit := -1 // bytes of reply still allowed through; -1: no limit
+	cut := false
 	go func() { // server → client
 		buf := make([]byte, 32<<10)
 		for {
@@ -108,13 +112,18 @@ func (p *pgProxy) serve(client net.Conn) {
 					out = out[:min(n, limit)]
 					limit -= len(out)
 				}
+				closeNow := cut && limit == 0
 				mu.Unlock()
 				if len(out) > 0 {
 					client.Write(out)
 				}
+				if closeNow {
+					client.Close() // the connection is lost mid-reply
+				}
 			}
 			if err != nil {
 				client.Close()
+				server.Close()
 				return
 			}
 		}
@@ -123,14 +132,16 @@ func (p *pgProxy) serve(client net.Conn) {
 	for {
 		n, err := client.Read(buf)
 		if err != nil {
-			server.Close()
+			// Let PostgreSQL finish what it was sent, as it does when a
+			// client vanishes after its last message; then hang up.
+			server.SetReadDeadline(time.Now().Add(2 * time.Second))
 			return
 		}
 		chunk := append([]byte(nil), buf[:n]...)
 		p.mu.Lock()
 		if p.trigger != nil && bytes.Contains(chunk, p.trigger) {
 			mu.Lock()
-			limit = p.budget
+			limit, cut = p.budget, p.cut
 			mu.Unlock()
 			p.trigger = nil
 		}
