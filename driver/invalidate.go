@@ -70,6 +70,11 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	c.breaker.record(err)
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
+		if check != "" {
+			// Whether the write was planned with a current catalog is
+			// unknown now: when Redis is back, assume it was not.
+			all = append(all, db.globalStamp)
+		}
 		c.keepUndelivered(db, all)
 	}
 }

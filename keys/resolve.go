@@ -260,7 +260,10 @@ func viewWrites(rel *catalog.Relation) bool {
 
 // attrFuncs are the attribute references (p.x, (p).x) that call a function
 // x(p) rather than read a column: those whose qualifier names no relation of
-// the statement with a column x, when a function x exists.
+// the statement with a column x, when a user's function x exists. Builtins
+// are left out: the ones that accept a row (to_json, row_to_json,
+// pg_typeof, …) depend only on it, and the ones a column name is likely to
+// meet (age, date) accept no row, so there p.age can only be a column.
 func (r *resolver) attrFuncs(st *Statement) []FuncRef {
 	if r.cat == nil {
 		return nil
@@ -271,7 +274,7 @@ func (r *resolver) attrFuncs(st *Statement) []FuncRef {
 			continue
 		}
 		f := FuncRef{Name: a.Name}
-		if _, _, found := r.funcVolatility(f); found {
+		if _, user, _ := r.funcVolatility(f); user != 0 {
 			out = appendFunc(out, f)
 		}
 	}

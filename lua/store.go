@@ -24,11 +24,14 @@ var (
 	invalidateSrc string
 	//go:embed unlock.lua
 	unlockSrc string
+	//go:embed schema.lua
+	schemaSrc string
 
 	registerScript   = redis.NewScript(registerSrc)
 	storeScript      = redis.NewScript(storeSrc)
 	invalidateScript = redis.NewScript(invalidateSrc)
 	unlockScript     = redis.NewScript(unlockSrc)
+	schemaScript     = redis.NewScript(schemaSrc)
 )
 
 // ErrBadReply is returned when Redis answers a script with something the
@@ -216,15 +219,7 @@ func (s *Store) InvalidateChecked(ctx context.Context, schemaStamp, token string
 // missing: a process reads it before it reads its catalog, and a write or a
 // read planned with that catalog is current while the stamp holds it.
 func (s *Store) SchemaToken(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	token := NewToken()
-	old, err := s.rdb.SetArgs(ctx, key, token, redis.SetArgs{Mode: "NX", Get: true, TTL: ttl}).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return token, nil
-	case err != nil:
-		return "", err
-	}
-	return old, nil
+	return schemaScript.Run(ctx, s.rdb, []string{key}, NewToken(), seconds(ttl)).Text()
 }
 
 // Lock takes a fill lock for ttl if nobody holds it.

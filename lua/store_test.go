@@ -168,3 +168,32 @@ func TestInvalidateAnyNumberOfStamps(t *testing.T) {
 		t.Fatalf("9,001 stamps in one call: %v", err)
 	}
 }
+
+// The schema stamp's token is created once and read after; a foreign value
+// under its name is replaced. A write checks its catalog's token against it.
+func TestSchemaTokenAndTheWriteCheck(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	key := p + "schema"
+	first, err := s.SchemaToken(ctx, key, time.Minute)
+	if err != nil || len(first) != TokenLen {
+		t.Fatalf("%q %v", first, err)
+	}
+	if again, err := s.SchemaToken(ctx, key, time.Minute); err != nil || again != first {
+		t.Fatalf("the token changed without a schema change: %q %q %v", first, again, err)
+	}
+	current, err := s.InvalidateChecked(ctx, key, first, []string{p + "a"})
+	if err != nil || !current {
+		t.Fatalf("a current catalog was taken as old: %v %v", current, err)
+	}
+	s.rdb.Del(ctx, key)
+	current, err = s.InvalidateChecked(ctx, key, first, []string{p + "a"})
+	if err != nil || current {
+		t.Fatalf("a catalog older than a schema change was taken as current: %v %v", current, err)
+	}
+	s.rdb.RPush(ctx, key, "foreign")
+	if tok, err := s.SchemaToken(ctx, key, time.Minute); err != nil || len(tok) != TokenLen || tok == first {
+		t.Fatalf("a foreign value was not replaced: %q %v", tok, err)
+	}
+	s.rdb.Del(ctx, key)
+}
