@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -20,9 +21,11 @@ import (
 // CACHEOPS_REDIS, prefix from CACHEOPS_PREFIX, one-hour entries, results of up
 // to 10,000 rows, caching enabled.
 type Options struct {
-	// Redis is the client to use: a *redis.Client, *redis.ClusterClient or a
-	// failover client; set its ContextTimeoutEnabled so that RedisTimeout
-	// bounds every call. Nil: a client for RedisURL.
+	// Redis is the client to use: a *redis.Client or a failover (Sentinel)
+	// client; set its ContextTimeoutEnabled so that RedisTimeout bounds every
+	// call. Nil: a client for RedisURL. Redis Cluster is not supported yet
+	// (the keys of one lookup span hash slots): New returns
+	// ErrClusterUnsupported rather than a cache that never caches.
 	Redis redis.UniversalClient
 	// RedisURL is used when Redis is nil: a redis:// or rediss:// URL
 	// (password, database number and TLS honoured). Empty: CACHEOPS_REDIS,
@@ -90,8 +93,14 @@ type Cache struct {
 // DefaultRedisURL is used when neither Options nor CACHEOPS_REDIS name a Redis.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
+// ErrClusterUnsupported is returned by New for a Redis Cluster client.
+var ErrClusterUnsupported = errors.New("cacheops: Redis Cluster is not supported yet")
+
 // New returns a Cache for opts.
 func New(opts Options) (*Cache, error) {
+	if _, ok := opts.Redis.(*redis.ClusterClient); ok {
+		return nil, ErrClusterUnsupported
+	}
 	c := &Cache{rdb: opts.Redis}
 	if c.rdb == nil {
 		url := opts.RedisURL

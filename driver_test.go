@@ -1,7 +1,12 @@
 package cacheops_test
 
 import (
+	"errors"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops"
 )
 
 func TestRepeatedSelectIsServedFromRedis(t *testing.T) {
@@ -24,5 +29,14 @@ func TestWriteThroughCacheopsMakesNextReadFresh(t *testing.T) {
 	e.fresh(q, 1)
 	if got := e.read(q, 1); got != "1x" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A cluster client would silently never cache: it is refused, loudly.
+func TestClusterClientIsRefused(t *testing.T) {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	defer rdb.Close()
+	if _, err := cacheops.New(cacheops.Options{Redis: rdb}); !errors.Is(err, cacheops.ErrClusterUnsupported) {
+		t.Fatalf("want ErrClusterUnsupported, got %v", err)
 	}
 }

@@ -1,7 +1,9 @@
 // Package lua is the Redis side of cacheops: the lookup, store and invalidate
 // steps as Lua scripts (embedded .lua files run with EVALSHA), every key they
-// touch passed in KEYS so they run unchanged on Redis Cluster (per slot) and
-// on Dragonfly.
+// touch passed in KEYS (the suite checks it under MONITOR), as Dragonfly
+// requires without allow-undeclared-keys and Redis Cluster requires of a
+// script's keys. The keys of one step do not share a hash slot yet, so Redis
+// Cluster is not supported: New refuses a cluster client.
 //
 // # Stamps
 //

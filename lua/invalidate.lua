@@ -5,6 +5,7 @@
 -- database), else 1. It is read before anything is deleted.
 -- Lua's unpack is bounded by the C stack (about 8,000 values on Redis' Lua
 -- 5.1), so keys are deleted in chunks: any number of KEYS works.
+local unpack = unpack or table.unpack -- Lua 5.1 (Redis) or 5.4 (Dragonfly)
 local first, current = 1, 1
 if #ARGV > 0 then
   first = 2
