@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
-	"fmt"
 	"os"
 	"time"
 
@@ -28,7 +27,9 @@ type Options struct {
 	// ErrClusterUnsupported rather than a cache that never caches.
 	Redis redis.UniversalClient
 	// RedisURL is used when Redis is nil: a redis:// or rediss:// URL
-	// (password, database number and TLS honoured). Empty: CACHEOPS_REDIS,
+	// (password, database number and TLS honoured); with master_name=… it
+	// names Sentinels (redis://sentinel1:26379?master_name=main&addr=sentinel2:26379)
+	// and the client follows the master they elect. Empty: CACHEOPS_REDIS,
 	// else redis://127.0.0.1:6379/0.
 	RedisURL string
 	// Prefix starts every Redis key. Empty: CACHEOPS_PREFIX, else "cacheops:".
@@ -110,14 +111,11 @@ func New(opts Options) (*Cache, error) {
 		if url == "" {
 			url = DefaultRedisURL
 		}
-		ropts, err := redis.ParseURL(url)
+		rdb, err := clientFromURL(url)
 		if err != nil {
-			return nil, fmt.Errorf("cacheops: redis url: %w", err)
+			return nil, err
 		}
-		// RedisTimeout travels as a context deadline; go-redis applies it to
-		// the socket only when asked to.
-		ropts.ContextTimeoutEnabled = true
-		c.rdb, c.ownsRedis = redis.NewClient(ropts), true
+		c.rdb, c.ownsRedis = rdb, true
 	}
 	prefix := opts.Prefix
 	if prefix == "" {
