@@ -50,7 +50,7 @@ func TestSentinelThroughTheURL(t *testing.T) {
 func TestRedisURLsThatCannotWork(t *testing.T) {
 	t.Parallel()
 	for url, want := range map[string]error{
-		"redis://127.0.0.1:26379/0?master_name=main&replica_only=true":  cacheops.ErrReplicaReads,
+		"redis://127.0.0.1:26379/0?master_name=main&replica_only=true":   cacheops.ErrReplicaReads,
 		"redis://127.0.0.1:26379/0?master_name=main&route_randomly=true": cacheops.ErrReplicaReads,
 		"redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003": cacheops.ErrClusterUnsupported,
 	} {
