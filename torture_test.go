@@ -11,9 +11,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -38,6 +40,8 @@ import (
 
 const tortureRows = 24
 
+var dbgCache atomic.Pointer[cacheops.Cache]
+
 // tortureBulkRows rows of torture_bulk (ids from 1001) are rewritten whole
 // by one statement: with MaxCapturedRows above it, read by three schemes,
 // that write deletes over 10,000 stamps at once.
@@ -50,6 +54,7 @@ var tortureSchema = fmt.Sprintf(`CREATE TABLE torture (id int PRIMARY KEY, grp i
 INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g;
 CREATE TABLE torture_bulk (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL, tag int UNIQUE NOT NULL);
 INSERT INTO torture_bulk SELECT g, g %% 4, 0, g * 7 FROM generate_series(1001, %d) g;
+CREATE TABLE torture_ddl (x int);
 CREATE PROCEDURE torture_bump(target int) LANGUAGE plpgsql AS $$
 DECLARE g int; v int;
 BEGIN
@@ -132,6 +137,12 @@ func TestTorture(t *testing.T) {
 			select {
 			case <-time.After(dur * 2 / 5):
 				srv.restart(t)
+				go func() {
+					time.Sleep(3 * time.Second)
+					if cache := dbgCache.Load(); cache != nil && cache.Stats().Misses < 50 {
+						pprof.Lookup("goroutine").WriteTo(os.Stdout, 1)
+					}
+				}()
 			case <-ctx.Done():
 			}
 		}()
@@ -150,13 +161,19 @@ func TestTorture(t *testing.T) {
 		t.Fatalf("%d stale reads in %d", len(violations), reads)
 	}
 	s := cache.Stats()
-	if srv.restarts.Load() != 1 || s.RedisErrors == 0 {
-		t.Fatalf("Redis was not restarted under load: %d restarts, stats %+v", srv.restarts.Load(), s)
+	// Either process may have been busy with PostgreSQL alone for the second
+	// Redis was away; between them they must have met the outage.
+	var helperStats cacheops.Stats
+	if b, err := os.ReadFile(logPath + ".stats"); err != nil || json.Unmarshal(b, &helperStats) != nil {
+		t.Fatalf("the second process's stats: %v", err)
+	}
+	if srv.restarts.Load() != 1 || s.RedisErrors+helperStats.RedisErrors == 0 {
+		t.Fatalf("Redis was not restarted under load: %d restarts, stats %+v and %+v", srv.restarts.Load(), s, helperStats)
 	}
 	if s.Hits == 0 || s.Invalidations == 0 || reads < 100 {
 		t.Fatalf("the run proved little: %d reads checked, stats %+v", reads, s)
 	}
-	for _, kind := range []string{"bulk", "committed, then failed", "abandoned"} {
+	for _, kind := range []string{"bulk", "CALL", "DO", "abandoned"} {
 		if log.kinds[kind] == 0 {
 			t.Errorf("no %s write committed in this process: %v", kind, log.kinds)
 		}
@@ -201,8 +218,12 @@ func TestTortureHelper(t *testing.T) {
 	dur, _ := time.ParseDuration(os.Getenv("CACHEOPS_TORTURE_FOR"))
 	maxCaptured, _ := strconv.Atoi(os.Getenv("CACHEOPS_TORTURE_MAX_CAPTURED"))
 	log := &tortureLog{}
-	tortureWorkload(t, os.Getenv("CACHEOPS_TORTURE_REDIS"), os.Getenv("CACHEOPS_TORTURE_PREFIX"),
+	cache := tortureWorkload(t, os.Getenv("CACHEOPS_TORTURE_REDIS"), os.Getenv("CACHEOPS_TORTURE_PREFIX"),
 		os.Getenv("CACHEOPS_TORTURE_SCHEMA"), dur, maxCaptured, log, func(context.Context) {})
+	stats, _ := json.Marshal(cache.Stats())
+	if err := os.WriteFile(os.Getenv("CACHEOPS_TORTURE_LOG")+".stats", stats, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Create(os.Getenv("CACHEOPS_TORTURE_LOG"))
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +283,7 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 	for _, f := range tweak {
 		f(cache)
 	}
+	dbgCache.CompareAndSwap(nil, cache)
 	db, err := cache.OpenDB(withSearchPath(testDSN(), schema))
 	if err != nil {
 		t.Fatal(err)
@@ -296,8 +318,11 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 		go func(seed uint64) {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(seed, 2))
-			for ctx.Err() == nil {
-				if err := tortureWrite(db, direct, r, log); err != nil && !retryable(err) {
+			for step := 0; ctx.Err() == nil; step++ {
+				if seed != 100 {
+					step = -1 // only the first writer runs the rare kinds first
+				}
+				if err := tortureWrite(db, direct, r, log, step); err != nil && !retryable(err) {
 					errs <- err
 					return
 				}
@@ -376,10 +401,13 @@ func tortureRead(db *sql.DB, r *rand.Rand, log *tortureLog) error {
 
 const bump = " RETURNING id, grp, version"
 
-func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog) error {
+// tortureWrite writes once; step is the writer's count of writes, so that
+// the rare kinds of write run at least once (steps 0 to 3), or -1.
+func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog, step int) error {
 	id := r.IntN(tortureRows) + 1
 	start := time.Now().UnixNano()
-	commit := func(rows []tRow) { log.add(tEvent{Kind: "w", Start: start, End: time.Now().UnixNano(), Rows: rows}) }
+	kind := "write"
+	commit := func(rows []tRow) { log.add(tEvent{Kind: "w", Query: kind, Start: start, End: time.Now().UnixNano(), Rows: rows}) }
 	autocommit := func(q string, args ...any) error {
 		rs, err := db.Query(q+bump, args...)
 		if err != nil {
@@ -391,23 +419,33 @@ func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog) error {
 		}
 		return err
 	}
-	switch n := r.IntN(200); {
+	n := r.IntN(200)
+	switch step {
+	case 0, 1, 2, 3:
+		n = []int{0, 1, 1, 2}[step]
+	}
+	switch {
 	case n == 0: // all of the bulk table in one statement
 		log.count("bulk")
+		kind = "bulk"
 		return autocommit("UPDATE torture_bulk SET version = version + 1")
 	case n < 2: // a procedure, or a DO block running DDL, that commits and then fails
-		return committedThenFailed(db, r, id, log)
+		return committedThenFailed(db, id, step == 2 || step != 1 && r.IntN(2) == 0, log)
 	case n < 12: // a group update whose client gives up while reading its rows
-		return abandonedWrite(db, direct, r, log)
+		return abandonedWrite(db, direct, r, log, step != 3 && r.IntN(2) == 0)
 	}
 	switch r.IntN(6) {
 	case 0: // a single-row update
+		kind = "update"
 		return autocommit("UPDATE torture SET version = version + 1 WHERE id = $1", id)
 	case 1: // move a row to another group
+		kind = "move"
 		return autocommit("UPDATE torture SET grp = $2, version = version + 1 WHERE id = $1", id, r.IntN(4))
 	case 2: // a mass update of a group
+		kind = "group update"
 		return autocommit("UPDATE torture SET version = version + 1 WHERE grp = $1", r.IntN(4))
 	default: // a transaction: commit, rollback, or savepoint rolled back
+		kind = "transaction"
 		tx, err := db.Begin()
 		if err != nil {
 			return err
@@ -455,13 +493,13 @@ func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog) error {
 
 // committedThenFailed runs a write that commits and then raises: its error
 // says what it committed.
-func committedThenFailed(db *sql.DB, r *rand.Rand, id int, log *tortureLog) error {
+func committedThenFailed(db *sql.DB, id int, do bool, log *tortureLog) error {
 	start := time.Now().UnixNano()
 	q := fmt.Sprintf("CALL torture_bump(%d)", id)
-	if r.IntN(2) == 0 {
+	if do {
 		q = fmt.Sprintf(`DO $$DECLARE g int; v int; BEGIN
   UPDATE torture SET version = version + 1 WHERE id = %d RETURNING grp, version INTO g, v;
-  EXECUTE format('ALTER TABLE torture ALTER COLUMN note SET DEFAULT %%L', v);
+  EXECUTE format('ALTER TABLE torture_ddl ALTER COLUMN x SET DEFAULT %%L', v);
   COMMIT;
   RAISE EXCEPTION 'committed %% %% %%', %d, g, v;
 END$$`, id, id)
@@ -475,8 +513,8 @@ END$$`, id, id)
 	if _, serr := fmt.Sscanf(pgErr.Message, "committed %d %d %d", &row.ID, &row.Grp, &row.Ver); serr != nil {
 		return err // it failed before committing (a deadlock): nothing to log
 	}
-	log.add(tEvent{Kind: "w", Start: start, End: time.Now().UnixNano(), Rows: []tRow{row}})
-	log.count("committed, then failed")
+	log.add(tEvent{Kind: "w", Query: strings.Fields(q)[0], Start: start, End: time.Now().UnixNano(), Rows: []tRow{row}})
+	log.count(strings.Fields(q)[0])
 	return nil
 }
 
@@ -485,11 +523,11 @@ END$$`, id, id)
 // it committed. The rows that carry its note afterwards are what it
 // committed; it is promised from when PostgreSQL settled it, and no earlier
 // than AmbiguousDelay after the client gave up.
-func abandonedWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog) error {
+func abandonedWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog, deadline bool) error {
 	note := lua.NewToken()
 	start := time.Now().UnixNano()
 	ctx, cancel := context.WithCancel(context.Background())
-	if r.IntN(2) == 0 {
+	if deadline {
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(500+r.IntN(8000))*time.Microsecond)
 	}
 	defer cancel()
@@ -526,7 +564,7 @@ func abandonedWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog) error {
 	if promised := gaveUp.Add(tortureAmbiguousDelay + 50*time.Millisecond); end.Before(promised) {
 		end = promised
 	}
-	log.add(tEvent{Kind: "w", Start: start, End: end.UnixNano(), Rows: rows})
+	log.add(tEvent{Kind: "w", Query: "abandoned", Start: start, End: end.UnixNano(), Rows: rows})
 	return nil
 }
 
@@ -549,12 +587,13 @@ func checkHistory(events []tEvent) (violations []string, reads int) {
 	type write struct {
 		start, end int64
 		row        tRow
+		kind       string
 	}
 	byID := map[int][]write{}
 	for _, ev := range events {
 		if ev.Kind == "w" {
 			for _, r := range ev.Rows {
-				byID[r.ID] = append(byID[r.ID], write{ev.Start, ev.End, r})
+				byID[r.ID] = append(byID[r.ID], write{ev.Start, ev.End, r, ev.Query})
 			}
 		}
 	}
@@ -563,14 +602,14 @@ func checkHistory(events []tEvent) (violations []string, reads int) {
 	}
 	// before returns the state of id committed before t: the highest version
 	// whose write returned before t (versions only grow), and its group.
-	before := func(id int, t int64) (ver, grp int, ok bool) {
+	before := func(id int, t int64) (ver, grp int, by string) {
 		grp = id % 4
 		for _, w := range byID[id] {
 			if w.end < t && w.row.Ver >= ver {
-				ver, grp, ok = w.row.Ver, w.row.Grp, true
+				ver, grp, by = w.row.Ver, w.row.Grp, fmt.Sprintf("%s %s before", w.kind, time.Duration(t-w.end))
 			}
 		}
-		return ver, grp, ok
+		return ver, grp, by
 	}
 	overlaps := func(id int, s, e int64) bool {
 		for _, w := range byID[id] {
@@ -588,8 +627,8 @@ func checkHistory(events []tEvent) (violations []string, reads int) {
 		seen := map[int]bool{}
 		for _, r := range ev.Rows {
 			seen[r.ID] = true
-			if ver, _, _ := before(r.ID, ev.Start); r.Ver < ver {
-				violations = append(violations, fmt.Sprintf("%s read saw row %d at version %d; version %d had committed before it started", ev.Query, r.ID, r.Ver, ver))
+			if ver, _, by := before(r.ID, ev.Start); r.Ver < ver {
+				violations = append(violations, fmt.Sprintf("%s read saw row %d at version %d; version %d had committed before it started (%s)", ev.Query, r.ID, r.Ver, ver, by))
 			}
 		}
 		if ev.Query == "group" {
@@ -623,7 +662,9 @@ func readLog(t *testing.T, path string) []tEvent {
 }
 
 // deleteKeys deletes random cacheops keys until ctx ends: losing any key may
-// cost hits, never correctness.
+// cost hits, never correctness. The schema stamp is one key among few here
+// and would be found by nearly every scan; losing it makes every process
+// reload its catalog, so it is deleted about once a second, not every 20 ms.
 func deleteKeys(ctx context.Context, url, prefix string) {
 	opts, _ := redis.ParseURL(url)
 	opts.MaxRetries = -1
@@ -632,13 +673,20 @@ func deleteKeys(ctx context.Context, url, prefix string) {
 	for ctx.Err() == nil {
 		keys, _, _ := rdb.Scan(ctx, uint64(rand.IntN(64)), prefix+"*", 50).Result()
 		for _, k := range keys {
-			if rand.IntN(4) == 0 {
+			odds := 4
+			if strings.HasSuffix(k, schemaKeySuffix) {
+				odds = 200
+			}
+			if rand.IntN(odds) == 0 {
 				rdb.Del(ctx, k)
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// schemaKeySuffix ends the schema stamp's key.
+const schemaKeySuffix = "#schema"
 
 // redisServer is a redis-server of the test's own, so that restarting it
 // disturbs no other test.
