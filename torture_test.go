@@ -11,8 +11,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime/pprof"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -407,7 +407,9 @@ func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog, step int) e
 	id := r.IntN(tortureRows) + 1
 	start := time.Now().UnixNano()
 	kind := "write"
-	commit := func(rows []tRow) { log.add(tEvent{Kind: "w", Query: kind, Start: start, End: time.Now().UnixNano(), Rows: rows}) }
+	commit := func(rows []tRow) {
+		log.add(tEvent{Kind: "w", Query: kind, Start: start, End: time.Now().UnixNano(), Rows: rows})
+	}
 	autocommit := func(q string, args ...any) error {
 		rs, err := db.Query(q+bump, args...)
 		if err != nil {
