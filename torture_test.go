@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +38,6 @@ import (
 // (`make torture`); CI runs a short one.
 
 const tortureRows = 24
-
-var dbgCache atomic.Pointer[cacheops.Cache]
 
 // tortureBulkRows rows of torture_bulk (ids from 1001) are rewritten whole
 // by one statement: with MaxCapturedRows above it, read by three schemes,
@@ -137,12 +134,6 @@ func TestTorture(t *testing.T) {
 			select {
 			case <-time.After(dur * 2 / 5):
 				srv.restart(t)
-				go func() {
-					time.Sleep(3 * time.Second)
-					if cache := dbgCache.Load(); cache != nil && cache.Stats().Misses < 50 {
-						pprof.Lookup("goroutine").WriteTo(os.Stdout, 1)
-					}
-				}()
 			case <-ctx.Done():
 			}
 		}()
@@ -283,7 +274,6 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 	for _, f := range tweak {
 		f(cache)
 	}
-	dbgCache.CompareAndSwap(nil, cache)
 	db, err := cache.OpenDB(withSearchPath(testDSN(), schema))
 	if err != nil {
 		t.Fatal(err)
