@@ -39,18 +39,24 @@ func (q sqlQuerier) QueryAll(ctx context.Context, query string) ([][]driver.Valu
 	return out, rs.Err()
 }
 
-// BenchmarkLoad: what a catalog reload costs (every process pays one after
-// a schema change, CALL or DO).
-func BenchmarkLoad(b *testing.B) {
+// testDB opens the test database (CACHEOPS_TEST_DATABASE).
+func testDB(tb testing.TB) *sql.DB {
 	dsn := os.Getenv("CACHEOPS_TEST_DATABASE")
 	if dsn == "" {
 		dsn = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
 	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer db.Close()
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// BenchmarkLoad: what a catalog reload costs (every process pays one after
+// a schema change, CALL or DO).
+func BenchmarkLoad(b *testing.B) {
+	db := testDB(b)
 	for i := 0; i < b.N; i++ {
 		if _, err := Load(context.Background(), sqlQuerier{db}); err != nil {
 			b.Fatal(err)
@@ -60,16 +66,8 @@ func BenchmarkLoad(b *testing.B) {
 
 // Load against the real PostgreSQL.
 func TestLoadReadsTheSchema(t *testing.T) {
-	dsn := os.Getenv("CACHEOPS_TEST_DATABASE")
-	if dsn == "" {
-		dsn = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	_, err = db.Exec(`DROP SCHEMA IF EXISTS catalog_test CASCADE; CREATE SCHEMA catalog_test;
+	db := testDB(t)
+	_, err := db.Exec(`DROP SCHEMA IF EXISTS catalog_test CASCADE; CREATE SCHEMA catalog_test;
 SET search_path = catalog_test;
 CREATE TABLE parent (id int PRIMARY KEY);
 CREATE TABLE child (id int, parent_id int REFERENCES parent ON DELETE CASCADE);
