@@ -56,6 +56,24 @@ func ExampleNew() {
 	fmt.Println(cache.Stats().Hits)
 }
 
+// A master elected by Sentinels, named in the URL; writes of unknown outcome
+// invalidated again after two seconds.
+func ExampleNew_sentinel() {
+	cache, err := cacheops.New(cacheops.Options{
+		RedisURL:       "redis://sentinel-1:26379/0?master_name=main&addr=sentinel-2:26379",
+		AmbiguousDelay: 2 * time.Second,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+	db, err := cache.OpenDB("postgres://app@localhost:5432/app")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+}
+
 // Wrap any connector, here pgx's from a parsed config.
 func ExampleCache_WrapConnector() {
 	cache, _ := cacheops.New(cacheops.Options{RedisURL: "redis://127.0.0.1:6379/0"})
