@@ -23,3 +23,22 @@ CREATE TRIGGER touch_brand AFTER DELETE ON extra FOR EACH ROW EXECUTE FUNCTION t
 	e.fresh(q1)
 	e.fresh(q)
 }
+
+// A partition takes the operation written to its parent: an INSERT into a
+// partitioned table cascades nowhere, even where its partitions' foreign
+// keys cascade deletes into a table with a trigger.
+func TestInsertsIntoPartitionsCascadeNowhere(t *testing.T) {
+	t.Parallel()
+	e := newFixture(t)
+	e.outOfBand(`CREATE TABLE orders (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE orders_low PARTITION OF orders FOR VALUES FROM (0) TO (1000);
+CREATE TABLE order_line (order_id int REFERENCES orders(id) ON DELETE CASCADE, n int);
+CREATE FUNCTION touch_brand() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN UPDATE brand SET name = name || '!' WHERE id = 1; RETURN OLD; END $$;
+CREATE TRIGGER touch_brand AFTER DELETE ON order_line FOR EACH ROW EXECUTE FUNCTION touch_brand()`)
+	q := "SELECT name FROM brand WHERE id = 2"
+	e.cached(q)
+	e.outOfBand("UPDATE brand SET name = 'changed behind the cache' WHERE id = 2")
+	e.exec("INSERT INTO orders VALUES (1)")
+	e.kept(q)
+}

@@ -181,17 +181,28 @@ func (r *resolver) step(st *Statement) Step {
 		}
 		start = append(start, rel)
 	}
-	first := map[uint32]bool{}
-	for _, rel := range start {
-		first[rel.OID] = true
+	// The written tables — with their partitions, parents and a view's base
+	// tables — change by the statement's own operations; a table a cascade
+	// reaches has rows deleted or updated.
+	written := map[uint32]bool{}
+	for _, rel := range r.cat.Closure(start, func(x *catalog.Relation) []uint32 {
+		n := append(append([]uint32(nil), x.Parents...), x.Children...)
+		if x.Kind == 'v' {
+			n = append(n, x.ViewBases...)
+		}
+		return n
+	}) {
+		written[rel.OID] = true
+	}
+	opsOf := func(rel *catalog.Relation) uint8 {
+		if written[rel.OID] {
+			return st.Ops
+		}
+		return OpsUpdate | OpsDelete
 	}
 	next := func(rel *catalog.Relation) []uint32 {
-		// Foreign keys cascade only on the operations they name; below the
-		// first level a cascade deletes or updates rows.
-		ops := st.Ops
-		if !first[rel.OID] {
-			ops = OpsUpdate | OpsDelete
-		}
+		// Foreign keys cascade only on the operations they name.
+		ops := opsOf(rel)
 		n := append(append(rel.CascadeTargets(ops&OpsDelete != 0, ops&OpsUpdate != 0), rel.Parents...), rel.Children...)
 		if st.TruncateCascade {
 			n = append(n, rel.Referencing...)
@@ -203,10 +214,7 @@ func (r *resolver) step(st *Statement) Step {
 	}
 	seen := map[string]bool{}
 	for _, rel := range r.cat.Closure(start, next) {
-		ops := st.Ops
-		if !first[rel.OID] {
-			ops = OpsUpdate | OpsDelete
-		}
+		ops := opsOf(rel)
 		switch {
 		case rel.SideEffects:
 			// Triggers and rules may write anything.
