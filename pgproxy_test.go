@@ -134,7 +134,7 @@ func (p *pgProxy) serve(client net.Conn) {
 		if err != nil {
 			// Let PostgreSQL finish what it was sent, as it does when a
 			// client vanishes after its last message; then hang up.
-			server.SetReadDeadline(time.Now().Add(2 * time.Second))
+			server.SetReadDeadline(time.Now().Add(10 * time.Second))
 			return
 		}
 		chunk := append([]byte(nil), buf[:n]...)
