@@ -285,3 +285,24 @@ func TestRedisStoppedAndRestarted(t *testing.T) {
 		t.Fatalf("caching did not resume after the restart: %+v", s)
 	}
 }
+
+// A catalog reload while the breaker is open (after DDL, here) does not wait
+// for the silent Redis either.
+func TestCatalogReloadDoesNotWaitForASilentRedis(t *testing.T) {
+	t.Parallel()
+	e, p := proxiedEnv(t, time.Second)
+	e.fresh(post1, 1) // connected, catalog read while Redis answered
+	p.mode.Store(proxySwallow)
+	for i := 0; i < 5; i++ { // opens the breaker: five reads, a second each
+		e.fresh(post1, 1)
+	}
+	e.exec("CREATE TABLE newcomer (id int)") // the catalog is stale now
+	start := time.Now()
+	e.fresh(post1, 1) // reloads it
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Fatalf("a read that reloaded the catalog took %v against a silent Redis", took)
+	}
+	if s := e.cache.Stats(); s.CatalogLoads < 2 {
+		t.Fatalf("the catalog was not reloaded: %+v", s)
+	}
+}

@@ -30,6 +30,13 @@ func (b *breaker) allow() bool {
 	return b.openUntil.CompareAndSwap(until, now+int64(b.cooldown))
 }
 
+// isOpen reports whether calls are being refused, without taking the
+// half-open probe that allow hands out.
+func (b *breaker) isOpen() bool {
+	until := b.openUntil.Load()
+	return until != 0 && time.Now().UnixNano() < until
+}
+
 // record notes a Redis call's outcome.
 func (b *breaker) record(err error) {
 	if err == nil {

@@ -16,14 +16,16 @@ const maxUndelivered = 10000
 const unknownSchema = "\x01unknown"
 
 // schemaToken reads (or creates) the schema stamp's token before a catalog
-// load.
+// load. While the circuit breaker is open it does not wait for Redis: the
+// catalog is then checked as stale once Redis answers again.
 func (c *Config) schemaToken(ctx context.Context, db *database) string {
-	if c.Store == nil {
+	if c.Store == nil || c.breaker.isOpen() {
 		return unknownSchema
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
 	defer cancel()
 	token, err := c.Store.SchemaToken(ctx, db.schemaStamp, 2*c.TTL)
+	c.breaker.record(err)
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
 		return unknownSchema
