@@ -67,11 +67,6 @@ func ExampleNew_sentinel() {
 		panic(err)
 	}
 	defer cache.Close()
-	db, err := cache.OpenDB("postgres://app@localhost:5432/app")
-	if err != nil {
-		panic(err)
-	}
-	defer db.Close()
 }
 
 // Wrap any connector, here pgx's from a parsed config.
