@@ -20,19 +20,25 @@ import (
 // CACHEOPS_REDIS, prefix from CACHEOPS_PREFIX, one-hour entries, results of up
 // to 10,000 rows, caching enabled.
 type Options struct {
-	// Redis is the client to use: a *redis.Client or a failover (Sentinel)
-	// client; set its ContextTimeoutEnabled so that RedisTimeout bounds every
-	// call. Nil: a client for RedisURL. Redis Cluster is not supported yet
-	// (the keys of one lookup span hash slots): New returns
-	// ErrClusterUnsupported rather than a cache that never caches.
+	// Redis is the client to use: any redis.UniversalClient — a
+	// *redis.Client, a failover (Sentinel) client or a *redis.ClusterClient
+	// (a *redis.Client that names a cluster node is replaced, on first
+	// contact, by a cluster client with its options). Set its
+	// ContextTimeoutEnabled so that RedisTimeout bounds every call. A client
+	// that reads from replicas is refused (ErrReplicaReads). Nil: a client
+	// for RedisURL.
 	Redis redis.UniversalClient
 	// RedisURL is used when Redis is nil: a redis:// or rediss:// URL
 	// (password, database number and TLS honoured); with master_name=… it
 	// names Sentinels (redis://sentinel1:26379?master_name=main&addr=sentinel2:26379)
-	// and the client follows the master they elect. Empty: CACHEOPS_REDIS,
-	// else redis://127.0.0.1:6379/0.
+	// and the client follows the master they elect; with addr=… and no
+	// master_name it names Redis Cluster seed nodes
+	// (redis://host:7001?addr=host:7002&addr=host:7003). Empty:
+	// CACHEOPS_REDIS, else redis://127.0.0.1:6379/0.
 	RedisURL string
 	// Prefix starts every Redis key. Empty: CACHEOPS_PREFIX, else "cacheops:".
+	// A "{}" in it is refused (it would make Redis Cluster hash every key
+	// whole); a complete hash tag ("app{x}:") puts every key on one node.
 	Prefix string
 	// TTL is how long a cached result lives. Zero: one hour.
 	TTL time.Duration
@@ -94,13 +100,22 @@ type Cache struct {
 // DefaultRedisURL is used when neither Options nor CACHEOPS_REDIS name a Redis.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
-// ErrClusterUnsupported is returned by New for a Redis Cluster client.
-var ErrClusterUnsupported = errors.New("cacheops: Redis Cluster is not supported yet")
-
 // New returns a Cache for opts.
 func New(opts Options) (*Cache, error) {
-	if _, ok := opts.Redis.(*redis.ClusterClient); ok {
-		return nil, ErrClusterUnsupported
+	if cc, ok := opts.Redis.(*redis.ClusterClient); ok {
+		if o := cc.Options(); o.ReadOnly || o.RouteRandomly || o.RouteByLatency {
+			return nil, ErrReplicaReads
+		}
+	}
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = os.Getenv("CACHEOPS_PREFIX")
+	}
+	if prefix == "" {
+		prefix = "cacheops:"
+	}
+	if err := cdriver.CheckPrefix(prefix); err != nil {
+		return nil, err
 	}
 	c := &Cache{rdb: opts.Redis}
 	if c.rdb == nil {
@@ -116,13 +131,6 @@ func New(opts Options) (*Cache, error) {
 			return nil, err
 		}
 		c.rdb, c.ownsRedis = rdb, true
-	}
-	prefix := opts.Prefix
-	if prefix == "" {
-		prefix = os.Getenv("CACHEOPS_PREFIX")
-	}
-	if prefix == "" {
-		prefix = "cacheops:"
 	}
 	c.cfg = (&cdriver.Config{
 		Store:           lua.NewStore(c.rdb),
@@ -174,13 +182,15 @@ func (c *Cache) Stats() Stats { return c.cfg.Stats() }
 // Stats are a Cache's counters; see driver.StatsSnapshot.
 type Stats = cdriver.StatsSnapshot
 
-// Redis returns the Redis client the cache uses.
-func (c *Cache) Redis() redis.UniversalClient { return c.rdb }
+// Redis returns the Redis client the cache uses (the cluster client it made,
+// when the one it was given named a cluster node).
+func (c *Cache) Redis() redis.UniversalClient { return c.cfg.Store.Client() }
 
 // Close closes the Redis client if the Cache created it.
 func (c *Cache) Close() error {
+	err := c.cfg.Store.Close()
 	if c.ownsRedis {
-		return c.rdb.Close()
+		err = errors.Join(err, c.rdb.Close())
 	}
-	return nil
+	return err
 }

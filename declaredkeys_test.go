@@ -2,6 +2,7 @@ package cacheops_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -12,56 +13,84 @@ import (
 	"testing"
 )
 
-// Every key a script touches is declared in KEYS: the rule Redis Cluster
-// needs (a script runs on the node of its keys) and Dragonfly enforces
-// (without allow-undeclared-keys, which takes a global lock per script).
-// This runs the integration suite again, in a second process, against a
-// Redis of its own under MONITOR, and checks every command a script ran.
+// The integration suite runs on a 3-master Redis Cluster, and every key a
+// script touches is declared in its KEYS: the rule Redis Cluster needs (a
+// script runs on the node of its keys) and Dragonfly enforces (without
+// allow-undeclared-keys, which takes a global lock per script). This runs
+// the suite again, in a second process, against a cluster of its own with
+// every master under MONITOR; it checks every command a script ran, that
+// every master ran scripts and that no node ever answered CROSSSLOT.
 func TestScriptsDeclareEveryKey(t *testing.T) {
 	if os.Getenv("CACHEOPS_MONITOR_CHILD") != "" || os.Getenv("CACHEOPS_TORTURE_HELPER") != "" {
 		return
 	}
-	srv := startRedis(t)
-	mon, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(srv.port))
-	if err != nil {
-		t.Fatal(err)
+	cluster := startCluster(t)
+	monitors := make([]*monitor, len(cluster.nodes))
+	for i, n := range cluster.nodes {
+		monitors[i] = startMonitor(t, n.port)
 	}
-	defer mon.Close()
-	if _, err := mon.Write([]byte("MONITOR\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var lines []string
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(mon)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			mu.Lock()
-			lines = append(lines, strings.TrimPrefix(sc.Text(), "+"))
-			mu.Unlock()
-		}
-	}()
 	child := exec.Command(os.Args[0], "-test.count=1",
-		"-test.skip=^(TestTorture|TestScriptsDeclareEveryKey|TestRedisThatNeverAnswers|TestSlowRedis|TestRedisStoppedAndRestarted)")
-	child.Env = append(os.Environ(), "CACHEOPS_MONITOR_CHILD=1", "CACHEOPS_TEST_REDIS="+srv.url())
+		"-test.skip=^(TestTorture|TestScriptsDeclareEveryKey|TestRedisStoppedAndRestarted|TestCluster.*|TestSentinel.*)$")
+	child.Env = append(os.Environ(), "CACHEOPS_MONITOR_CHILD=1", "CACHEOPS_TEST_REDIS="+cluster.url())
 	out, err := child.CombinedOutput()
 	if err != nil {
-		t.Fatalf("the suite failed under MONITOR: %v\n%s", err, tail(out, 4000))
+		t.Fatalf("the suite failed on the cluster under MONITOR: %v\n%s", err, tail(out, 4000))
 	}
-	mon.Close()
-	<-done
-	scripts, commands, bad := undeclaredKeys(lines)
-	if scripts < 1000 || commands < 1000 {
-		t.Fatalf("too little was checked: %d script calls running %d commands", scripts, commands)
-	}
-	for i, b := range bad {
-		if i < 10 {
-			t.Error(b)
+	for i, m := range monitors {
+		scripts, commands, bad := undeclaredKeys(m.stop())
+		if scripts < 300 || commands < 300 {
+			t.Errorf("master %d: too little was checked: %d script calls running %d commands", i, scripts, commands)
 		}
+		for j, b := range bad {
+			if j < 10 {
+				t.Errorf("master %d: %s", i, b)
+			}
+		}
+		rdb := cluster.nodes[i].client()
+		stats, err := rdb.Info(context.Background(), "errorstats").Result()
+		rdb.Close()
+		if err != nil || strings.Contains(stats, "CROSSSLOT") {
+			t.Errorf("master %d: %v\n%s", i, err, stats)
+		}
+		t.Logf("master %d: %d script calls, %d commands inside them, %d undeclared keys", i, scripts, commands, len(bad))
 	}
-	t.Logf("%d script calls, %d commands inside them, %d undeclared keys", scripts, commands, len(bad))
+}
+
+// monitor collects a Redis server's MONITOR output.
+type monitor struct {
+	conn  net.Conn
+	mu    sync.Mutex
+	lines []string
+	done  chan struct{}
+}
+
+func startMonitor(t *testing.T, port int) *monitor {
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	m := &monitor{conn: conn, done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		sc := bufio.NewScanner(conn)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			m.mu.Lock()
+			m.lines = append(m.lines, strings.TrimPrefix(sc.Text(), "+"))
+			m.mu.Unlock()
+		}
+	}()
+	return m
+}
+
+func (m *monitor) stop() []string {
+	m.conn.Close()
+	<-m.done
+	return m.lines
 }
 
 // The checker finds an undeclared key.

@@ -32,11 +32,12 @@ func TestWriteThroughCacheopsMakesNextReadFresh(t *testing.T) {
 	}
 }
 
-// A cluster client would silently never cache: it is refused, loudly.
-func TestClusterClientIsRefused(t *testing.T) {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+// A cluster client that reads from replicas could read a stamp its master
+// has deleted: it is refused, loudly.
+func TestClusterClientReadingReplicasIsRefused(t *testing.T) {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, ReadOnly: true})
 	defer rdb.Close()
-	if _, err := cacheops.New(cacheops.Options{Redis: rdb}); !errors.Is(err, cacheops.ErrClusterUnsupported) {
-		t.Fatalf("want ErrClusterUnsupported, got %v", err)
+	if _, err := cacheops.New(cacheops.Options{Redis: rdb}); !errors.Is(err, cacheops.ErrReplicaReads) {
+		t.Fatalf("want ErrReplicaReads, got %v", err)
 	}
 }

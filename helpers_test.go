@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,8 +42,43 @@ type env struct {
 	cache  *cacheops.Cache
 	db     *sql.DB // through cacheops
 	direct *sql.DB // plain pgx, bypassing cacheops
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
+}
+
+// onCluster reports whether the suite runs on Redis Cluster.
+func onCluster() bool { return strings.Contains(testRedisURL(), "addr=") }
+
+// singleNodeOnly skips a test of a single Redis server's failures (a proxy
+// in front of it, a restart, its ACL users) when the suite runs on a
+// cluster: the single-node run has it.
+func singleNodeOnly(t *testing.T) {
+	if onCluster() {
+		t.Skip("a single-node failure test; the single-node run has it")
+	}
+}
+
+// keys lists the keys matching pattern on every master.
+func (e *env) keys(pattern string) []string {
+	var out []string
+	var mu sync.Mutex
+	each := func(ctx context.Context, c *redis.Client) error {
+		ks, err := c.Keys(ctx, pattern).Result()
+		mu.Lock()
+		out = append(out, ks...)
+		mu.Unlock()
+		return err
+	}
+	var err error
+	if cc, ok := e.rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(e.ctx, each)
+	} else {
+		err = each(e.ctx, e.rdb.(*redis.Client))
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return out
 }
 
 // cachePrefix is the env's key prefix: another Cache with it shares entries
@@ -69,11 +105,11 @@ func newEnv(t testing.TB, opts ...func(*cacheops.Options)) *env {
 	mustExec(t, admin, fmt.Sprintf("DROP SCHEMA IF EXISTS %s CASCADE; CREATE SCHEMA %s", schema, schema))
 	t.Cleanup(func() { admin.Exec(fmt.Sprintf("DROP SCHEMA IF EXISTS %s CASCADE", schema)) })
 
-	ropts, err := redis.ParseURL(testRedisURL())
+	// A cluster URL makes a cluster client: the suite runs on both.
+	rdb, err := cacheops.ClientFromURLForTesting(testRedisURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(ropts)
 	t.Cleanup(func() { rdb.Close() })
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		t.Fatalf("Redis is not reachable at %s (run `make services`): %v", testRedisURL(), err)

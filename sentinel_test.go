@@ -52,7 +52,8 @@ func TestRedisURLsThatCannotWork(t *testing.T) {
 	for url, want := range map[string]error{
 		"redis://127.0.0.1:26379/0?master_name=main&replica_only=true":   cacheops.ErrReplicaReads,
 		"redis://127.0.0.1:26379/0?master_name=main&route_randomly=true": cacheops.ErrReplicaReads,
-		"redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003": cacheops.ErrClusterUnsupported,
+		"redis://127.0.0.1:7001?addr=127.0.0.1:7002&read_only=true":      cacheops.ErrReplicaReads,
+		"redis://127.0.0.1:7001?addr=127.0.0.1:7002&route_randomly=true": cacheops.ErrReplicaReads,
 	} {
 		if _, err := cacheops.New(cacheops.Options{RedisURL: url}); !errors.Is(err, want) {
 			t.Errorf("%s: %v, want %v", url, err, want)

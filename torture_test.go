@@ -108,8 +108,24 @@ func TestTorture(t *testing.T) {
 	if os.Getenv("CACHEOPS_TORTURE_HELPER") != "" {
 		return // this process is the second one, driven by tortureHelper
 	}
-	e := newEnv(t)
 	srv := startRedis(t)
+	runTorture(t, srv.url(), srv)
+}
+
+// The same on a 3-master Redis Cluster, one master restarted mid-run (it
+// comes back empty: its stamps are lost, its slots unserved meanwhile).
+func TestTortureOnCluster(t *testing.T) {
+	if os.Getenv("CACHEOPS_TORTURE_HELPER") != "" || os.Getenv("CACHEOPS_MONITOR_CHILD") != "" {
+		return
+	}
+	cluster := startCluster(t)
+	runTorture(t, cluster.url(), cluster.nodes[1])
+}
+
+// runTorture runs the workload in two processes against the Redis at url,
+// restarting srv once, and checks the history.
+func runTorture(t *testing.T, url string, srv *redisServer) {
+	e := newEnv(t)
 	e.outOfBand(tortureSchema)
 	prefix := fmt.Sprintf("torture:%d:", time.Now().UnixNano())
 	dur := tortureDuration()
@@ -118,7 +134,7 @@ func TestTorture(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "helper.jsonl")
 	helper := exec.Command(os.Args[0], "-test.run=^TestTortureHelper$", "-test.count=1")
 	helper.Env = append(os.Environ(), "CACHEOPS_TORTURE_HELPER=1", "CACHEOPS_TORTURE_LOG="+logPath,
-		"CACHEOPS_TORTURE_REDIS="+srv.url(), "CACHEOPS_TORTURE_PREFIX="+prefix,
+		"CACHEOPS_TORTURE_REDIS="+url, "CACHEOPS_TORTURE_PREFIX="+prefix,
 		"CACHEOPS_TORTURE_SCHEMA="+e.schema, "CACHEOPS_TORTURE_FOR="+dur.String(),
 		// The second process invalidates writes past 5 rows whole.
 		"CACHEOPS_TORTURE_MAX_CAPTURED=5")
@@ -128,8 +144,8 @@ func TestTorture(t *testing.T) {
 	}
 
 	log := &tortureLog{}
-	cache := tortureWorkload(t, srv.url(), prefix, e.schema, dur, 2*tortureBulkRows, log, func(ctx context.Context) {
-		go deleteKeys(ctx, srv.url(), prefix)
+	cache := tortureWorkload(t, url, prefix, e.schema, dur, 2*tortureBulkRows, log, func(ctx context.Context) {
+		go deleteKeys(ctx, url, prefix)
 		go func() { // restart Redis once, mid-run
 			select {
 			case <-time.After(dur * 2 / 5):
@@ -259,12 +275,7 @@ var tortureQueries = []tortureQuery{
 // passed, logging every read and committed write.
 func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Duration, maxCaptured int, log *tortureLog,
 	extra func(context.Context), tweak ...func(*cacheops.Cache)) *cacheops.Cache {
-	ropts, err := redis.ParseURL(redisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ropts.MaxRetries, ropts.DialerRetries = -1, 1 // let the outage show
-	rdb := redis.NewClient(ropts)
+	rdb := testRedisClient(redisURL, true) // let the outage show
 	t.Cleanup(func() { rdb.Close() })
 	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, RedisTimeout: time.Second,
 		MaxCapturedRows: maxCaptured, AmbiguousDelay: tortureAmbiguousDelay})
@@ -658,12 +669,26 @@ func readLog(t *testing.T, path string) []tEvent {
 // and would be found by nearly every scan; losing it makes every process
 // reload its catalog, so it is deleted about once a second, not every 20 ms.
 func deleteKeys(ctx context.Context, url, prefix string) {
-	opts, _ := redis.ParseURL(url)
-	opts.MaxRetries = -1
-	rdb := redis.NewClient(opts)
+	rdb := testRedisClient(url, true)
 	defer rdb.Close()
 	for ctx.Err() == nil {
-		keys, _, _ := rdb.Scan(ctx, uint64(rand.IntN(64)), prefix+"*", 50).Result()
+		var keys []string
+		if cc, ok := rdb.(*redis.ClusterClient); ok {
+			// A scan of one master: a random one each time.
+			var masters []*redis.Client
+			var mu sync.Mutex
+			_ = cc.ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
+				mu.Lock()
+				masters = append(masters, c)
+				mu.Unlock()
+				return nil
+			})
+			if len(masters) > 0 {
+				keys, _, _ = masters[rand.IntN(len(masters))].Scan(ctx, uint64(rand.IntN(64)), prefix+"*", 50).Result()
+			}
+		} else {
+			keys, _, _ = rdb.Scan(ctx, uint64(rand.IntN(64)), prefix+"*", 50).Result()
+		}
 		for _, k := range keys {
 			odds := 4
 			if strings.HasSuffix(k, schemaKeySuffix) {
@@ -677,25 +702,48 @@ func deleteKeys(ctx context.Context, url, prefix string) {
 	}
 }
 
-// schemaKeySuffix ends the schema stamp's key.
+// testRedisClient is a client for a single-node or a cluster URL;
+// noRetries lets an outage show at once rather than after retries.
+func testRedisClient(url string, noRetries bool) redis.UniversalClient {
+	if strings.Contains(url, "addr=") {
+		o, err := redis.ParseClusterURL(url)
+		if err != nil {
+			panic(err)
+		}
+		o.ContextTimeoutEnabled = true
+		return redis.NewClusterClient(o) // its retries follow MOVED after a failover
+	}
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		panic(err)
+	}
+	if noRetries {
+		o.MaxRetries, o.DialerRetries = -1, 1
+	}
+	o.ContextTimeoutEnabled = true
+	return redis.NewClient(o)
+}
+
+// schemaKeySuffix ends the schema stamps' keys.
 const schemaKeySuffix = "#schema"
 
 // redisServer is a redis-server of the test's own, so that restarting it
 // disturbs no other test.
 type redisServer struct {
 	port     int
+	args     []string // more redis-server arguments
 	cmd      *exec.Cmd
 	restarts atomic.Int32
 }
 
-func startRedis(t *testing.T) *redisServer {
+func startRedis(t *testing.T, args ...string) *redisServer {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &redisServer{port: port}
+	s := &redisServer{port: port, args: args}
 	s.start(t)
 	t.Cleanup(func() { s.stop() })
 	return s
@@ -704,7 +752,8 @@ func startRedis(t *testing.T) *redisServer {
 func (s *redisServer) url() string { return "redis://127.0.0.1:" + strconv.Itoa(s.port) + "/0" }
 
 func (s *redisServer) start(t *testing.T) {
-	s.cmd = exec.Command("redis-server", "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	args := append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"}, s.args...)
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		t.Errorf("redis-server: %v", err)
 		return

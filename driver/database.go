@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"database/sql/driver"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,10 +21,7 @@ import (
 // database is the state shared by all connections to one database: its
 // catalog and the plans resolved against it.
 type database struct {
-	id          string
-	stampPrefix string
-	globalStamp string
-	schemaStamp string
+	layout
 
 	cat        atomic.Pointer[catalog.Catalog]
 	stale      atomic.Bool // a DDL ran: the catalog must not be used until reloaded
@@ -39,27 +37,10 @@ type database struct {
 }
 
 func newDatabase(id, prefix string) *database {
-	d := &database{id: id, stampPrefix: prefix + "s:" + id + ":"}
-	// No relation key can be "*": relation keys are quoted identifiers.
-	d.globalStamp = d.stampPrefix + "*"
-	d.schemaStamp = d.stamp(keys.SchemaKey)
+	d := &database{layout: newLayout(id, prefix)}
 	d.plans = map[string]*lru.Cache[string, *plan]{}
 	return d
 }
-
-func (d *database) stamp(rel string) string { return d.stampPrefix + rel }
-
-// Keys derived from a relation's stamp key. Relation keys end in a quote, so
-// these suffixes cannot make another relation's key.
-func (d *database) conjStamp(rel, scheme string, values []string) string {
-	return d.stamp(rel) + ":c:" + keys.ConjID(scheme, values)
-}
-
-func (d *database) schemeStamp(rel, scheme string) string {
-	return d.stamp(rel) + ":k:" + keys.ConjID(scheme, nil)
-}
-
-func (d *database) schemesSet(rel string) string { return d.stamp(rel) + ":schemes" }
 
 // readKeys returns every stamp a read depends on with these arguments (its
 // relations', then per conjunction the conjunction's and its scheme's) and
@@ -97,9 +78,16 @@ func (d *database) readKeys(p *plan, args []driver.NamedValue) ([]string, []lua.
 // plan is a resolved plan with its Redis keys built once.
 type plan struct {
 	*keys.Plan
-	// stamps a cached read depends on whatever its arguments: the
-	// database's global stamp, its schema stamp, then one per relation.
+	// stamps a cached read depends on whatever its arguments: for each
+	// bucket of its relations the global and the schema copy, then one per
+	// relation.
 	stamps []string
+	// schemaBuckets are the buckets whose schema copies are stamps
+	// 1, 3, 5, ...: a lookup compares them with the plan's catalog.
+	schemaBuckets []int
+	// entryPrefix starts its entries' keys: the tag of its first relation's
+	// bucket, so that a one-table read's keys all share a slot.
+	entryPrefix string
 	// effects: the statement changes data, schema, session or transaction
 	// state, so the connection must act after it.
 	effects bool
@@ -126,8 +114,21 @@ func (d *database) newPlan(p *keys.Plan, cat *catalog.Catalog, cfg *Config) *pla
 		}
 	}
 	if p.Cacheable {
-		out.stamps = make([]string, 0, 2+len(p.Deps))
-		out.stamps = append(out.stamps, d.globalStamp, d.schemaStamp)
+		home := d.bucket("")
+		if len(p.Deps) > 0 {
+			home = d.bucket(p.Deps[0])
+		}
+		out.entryPrefix = d.tags[home]
+		out.schemaBuckets = []int{home}
+		for _, rel := range p.Deps {
+			if b := d.bucket(rel); !slices.Contains(out.schemaBuckets, b) {
+				out.schemaBuckets = append(out.schemaBuckets, b)
+			}
+		}
+		out.stamps = make([]string, 0, 2*len(out.schemaBuckets)+len(p.Deps))
+		for _, b := range out.schemaBuckets {
+			out.stamps = append(out.stamps, d.globalStamps[b], d.schemaStamps[b])
+		}
 		for _, rel := range p.Deps {
 			out.stamps = append(out.stamps, d.stamp(rel))
 		}
@@ -155,10 +156,10 @@ func tableMatches(key, name string) bool {
 func (d *database) wideStamps(changes []keys.Change, global bool) []string {
 	var out []string
 	if global {
-		out = append(out, d.globalStamp)
+		out = append(out, d.globalStamps[:]...)
 	}
 	for _, c := range changes {
-		out = append(out, d.stamp(c.Rel))
+		out = d.wholeStamps(out, c.Rel)
 	}
 	return out
 }
@@ -172,12 +173,12 @@ func (d *database) wideStamps(changes []keys.Change, global bool) []string {
 func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, changes []keys.Change, global bool) []string {
 	var out []string
 	if global {
-		out = append(out, d.globalStamp)
+		out = append(out, d.globalStamps[:]...)
 	}
 	var granular []keys.Change
 	for _, c := range changes {
-		if c.Wide {
-			out = append(out, d.stamp(c.Rel))
+		if c.Wide || c.Rel == keys.SchemaKey {
+			out = d.wholeStamps(out, c.Rel)
 		} else if len(c.Images) > 0 {
 			granular = append(granular, c)
 		}
@@ -253,19 +254,27 @@ func (d *database) forgetPlans() {
 	d.gen.Add(1)
 }
 
-// observeSchema checks the schema stamp's token as a lookup saw it against
-// the one the plan's catalog was read under. Every schema change, in any
-// process (and InvalidateAll), deletes that stamp: on a different token the
-// catalog is dropped and reloaded, and the caller must neither trust the
-// entry nor fill one from a plan made with the old catalog.
-func (d *database) observeSchema(p *plan, token string) bool {
-	if token == p.schemaToken {
-		return true
+// observeSchema checks the schema copies' tokens as a lookup saw them
+// (tokens, one per stamp of the plan) against those the plan's catalog was
+// read under. Every schema change, in any process (and InvalidateAll),
+// deletes every copy: on a different token the catalog is dropped and
+// reloaded, and the caller must neither trust the entry nor fill one from a
+// plan made with the old catalog.
+func (d *database) observeSchema(p *plan, tokens string) bool {
+	ok := true
+	for i, b := range p.schemaBuckets {
+		at := (2*i + 1) * lua.TokenLen
+		seen := tokens[at : at+lua.TokenLen]
+		if seen == schemaToken(p.schemaToken, b) {
+			continue
+		}
+		ok = false
+		if cat := d.cat.Load(); cat != nil && schemaToken(cat.Token, b) != seen {
+			d.schemaChanged()
+			break
+		}
 	}
-	if cat := d.cat.Load(); cat != nil && cat.Token != token {
-		d.schemaChanged()
-	}
-	return false
+	return ok
 }
 
 // schemaChanged: a DDL ran through this process.

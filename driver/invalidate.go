@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/cacheops/cacheops/keys"
+	"github.com/cacheops/cacheops/lua"
 )
 
 // maxUndelivered bounds the stamps kept while Redis is down; past it they
@@ -15,7 +16,7 @@ const maxUndelivered = 10000
 // it matches no schema stamp, so what is planned with it is checked as stale.
 const unknownSchema = "\x01unknown"
 
-// schemaToken reads (or creates) the schema stamp's token before a catalog
+// schemaToken reads (or creates) the schema copies' tokens before a catalog
 // load. While the circuit breaker is open it does not wait for Redis: the
 // catalog is then checked as stale once Redis answers again.
 func (c *Config) schemaToken(ctx context.Context, db *database) string {
@@ -24,7 +25,7 @@ func (c *Config) schemaToken(ctx context.Context, db *database) string {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
 	defer cancel()
-	token, err := c.Store.SchemaToken(ctx, db.schemaStamp, 2*c.TTL)
+	token, err := c.Store.SchemaTokens(ctx, db.schemaStamps[:], 2*c.TTL)
 	c.breaker.record(err)
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
@@ -58,26 +59,25 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	}
 	c.stats.Invalidations.Add(int64(len(stamps)))
 	all := append(stamps, c.takeUndelivered()...)
-	check := db.schemaStamp
-	if schemaToken == "" || global {
-		check = "" // nothing to learn: everything goes anyway
+	var checks []lua.Check
+	if schemaToken != "" && !global {
+		checks = db.checks(changes, schemaToken) // else nothing to learn: everything goes anyway
 	}
-	current, err := c.Store.InvalidateChecked(ctx, check, schemaToken, all)
+	current, undelivered, err := c.Store.InvalidateChecked(ctx, checks, all)
 	if err == nil && !current {
 		db.schemaChanged()
-		c.stats.Invalidations.Add(1)
-		all = []string{db.globalStamp}
-		err = c.Store.Invalidate(ctx, all)
+		c.stats.Invalidations.Add(buckets)
+		undelivered, err = c.Store.Invalidate(ctx, db.globalStamps[:])
 	}
 	c.breaker.record(err)
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
-		if check != "" {
+		if len(checks) > 0 {
 			// Whether the write was planned with a current catalog is
 			// unknown now: when Redis is back, assume it was not.
-			all = append(all, db.globalStamp)
+			undelivered = append(undelivered, db.globalStamps[:]...)
 		}
-		c.keepUndelivered(db, all)
+		c.keepUndelivered(db, undelivered)
 	}
 }
 
@@ -105,9 +105,11 @@ func (c *Config) keepUndelivered(db *database, stamps []string) {
 		c.undelivered[s] = struct{}{}
 	}
 	if len(c.undelivered) > maxUndelivered {
-		c.undelivered = map[string]struct{}{db.globalStamp: {}}
+		c.undelivered = map[string]struct{}{}
 		c.dbs.Range(func(_, v any) bool {
-			c.undelivered[v.(*database).globalStamp] = struct{}{}
+			for _, s := range v.(*database).globalStamps {
+				c.undelivered[s] = struct{}{}
+			}
 			return true
 		})
 	}
@@ -144,11 +146,11 @@ func (c *Config) cacheBlocked(ctx context.Context, db *database) bool {
 	stamps := c.takeUndelivered()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
 	defer cancel()
-	err := c.Store.Invalidate(ctx, stamps)
+	undelivered, err := c.Store.Invalidate(ctx, stamps)
 	c.breaker.record(err)
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
-		c.keepUndelivered(db, stamps)
+		c.keepUndelivered(db, undelivered)
 		return true
 	}
 	return false

@@ -21,7 +21,7 @@ func (c *Conn) Invalidate(ctx context.Context, tables []string, all bool) error 
 	db := c.sess.db
 	// Everything, and the schema stamp: every process reloads its catalog,
 	// the remedy for a migration run outside cacheops.
-	stamps := []string{db.globalStamp, db.schemaStamp}
+	stamps := append(db.globalStamps[:], db.schemaStamps[:]...)
 	if all {
 		db.schemaChanged()
 	} else {
@@ -34,5 +34,6 @@ func (c *Conn) Invalidate(ctx context.Context, tables []string, all bool) error 
 		}
 	}
 	c.cfg.stats.Invalidations.Add(int64(len(stamps)))
-	return c.cfg.Store.Invalidate(ctx, stamps)
+	_, err := c.cfg.Store.Invalidate(ctx, stamps)
+	return err
 }

@@ -154,7 +154,7 @@ func TestPlumbingCorruptEntryIsAMiss(t *testing.T) {
 	}
 	rdb := cfg.Store.Client()
 	ctx := context.Background()
-	keys, _ := rdb.Keys(ctx, "mock:e:*").Result()
+	keys, _ := rdb.Keys(ctx, "mock:{*}e:*").Result()
 	if len(keys) != 1 {
 		t.Fatalf("keys %v", keys)
 	}

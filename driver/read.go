@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 
 	"github.com/cacheops/cacheops/keys"
-	"github.com/cacheops/cacheops/lua"
 	"github.com/cacheops/cacheops/serialize"
 )
 
@@ -23,7 +22,7 @@ type runExec func(ctx context.Context) (driver.Result, error)
 // captured write whose capture PostgreSQL rejected.
 func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, capt *keys.Capture, run, plain runQuery) (driver.Rows, error) {
 	if p.Cacheable && c.usesCache(ctx) {
-		if key, ok := keys.EntryKey(c.cfg.Prefix, c.sess.namespace, sql, args); ok {
+		if key, ok := keys.EntryKey(p.entryPrefix, c.sess.namespace, sql, args); ok {
 			return c.cachedQuery(ctx, p, key, args, run)
 		}
 	}
@@ -94,7 +93,7 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driv
 		stats.Passthrough.Add(1)
 		return run(ctx)
 	}
-	if !c.sess.db.observeSchema(p, tokens[lua.TokenLen:2*lua.TokenLen]) {
+	if !c.sess.db.observeSchema(p, tokens) {
 		// The schema may have changed elsewhere: neither trust the entry nor
 		// fill one from a plan made with the old catalog.
 		stats.Passthrough.Add(1)

@@ -38,33 +38,74 @@ var (
 // script cannot have returned (a foreign value under a cacheops key).
 var ErrBadReply = errors.New("cacheops/lua: unexpected reply")
 
-// Store runs the cache's Redis steps on a client.
+// Store runs the cache's Redis steps on a client. On a single node (or a
+// Sentinel-managed master) each step is one command or one script call; on
+// Redis Cluster the same step is split by hash slot and sent as one
+// pipeline (one round trip of wall time), a script call per slot.
 type Store struct {
-	rdb redis.UniversalClient
+	client *client
 }
 
-// NewStore returns a Store on rdb.
-func NewStore(rdb redis.UniversalClient) *Store { return &Store{rdb: rdb} }
+// NewStore returns a Store on rdb. A *redis.Client that turns out, on first
+// contact, to talk to a Redis Cluster node is replaced by a cluster client
+// with the same options.
+func NewStore(rdb redis.UniversalClient) *Store { return &Store{client: newClient(rdb)} }
 
-// Client returns the Redis client.
-func (s *Store) Client() redis.UniversalClient { return s.rdb }
+// Client returns the Redis client in use.
+func (s *Store) Client() redis.UniversalClient { return s.client.current() }
+
+// Close closes a cluster client the Store made itself (see NewStore).
+func (s *Store) Close() error { return s.client.close() }
 
 // Lookup fetches an entry and its stamps in one round trip (MGET: atomic, and
-// cheaper than a script). On a valid hit it returns the payload, tokens
-// stripped, and the tokens. Otherwise payload is nil: the caller registers
-// and reads the stamps with Register before it runs the query.
+// cheaper than a script; on a cluster one MGET per slot, pipelined). On a
+// valid hit it returns the payload, tokens stripped, and the tokens.
+// Otherwise payload is nil: the caller registers and reads the stamps with
+// Register before it runs the query.
 func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payload []byte, tokens string, err error) {
 	keys := make([]string, 0, 1+len(stamps))
 	keys = append(append(keys, entry), stamps...)
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	vals, err := s.mget(ctx, keys)
 	if err != nil {
 		return nil, "", err
 	}
-	if len(vals) != len(keys) {
-		return nil, "", ErrBadReply
-	}
 	payload, tokens = validEntry(vals)
 	return payload, tokens, nil
+}
+
+// mget reads keys in one round trip: one MGET, or one per slot.
+func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
+	rdb, cluster, err := s.client.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !cluster {
+		vals, err := rdb.MGet(ctx, keys...).Result()
+		if err == nil && len(vals) != len(keys) {
+			err = ErrBadReply
+		}
+		return vals, err
+	}
+	groups := bySlot(len(keys), func(i int) string { return keys[i] })
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(groups))
+	for i, g := range groups {
+		cmds[i] = pipe.MGet(ctx, pick(keys, g.idx)...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, err
+	}
+	vals := make([]any, len(keys))
+	for i, g := range groups {
+		got := cmds[i].Val()
+		if len(got) != len(g.idx) {
+			return nil, ErrBadReply
+		}
+		for j, k := range g.idx {
+			vals[k] = got[j]
+		}
+	}
+	return vals, nil
 }
 
 // validEntry reads an MGET reply of an entry and its stamps: the payload and
@@ -89,12 +130,9 @@ func validEntry(vals []any) (payload []byte, tokens string) {
 func (s *Store) LookupLocked(ctx context.Context, entry string, stamps []string, lock string) (payload []byte, held bool, err error) {
 	keys := make([]string, 0, 2+len(stamps))
 	keys = append(append(append(keys, entry), stamps...), lock)
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	vals, err := s.mget(ctx, keys)
 	if err != nil {
 		return nil, false, err
-	}
-	if len(vals) != len(keys) {
-		return nil, false, ErrBadReply
 	}
 	payload, _ = validEntry(vals[:len(vals)-1])
 	return payload, vals[len(vals)-1] != nil, nil
@@ -103,17 +141,85 @@ func (s *Store) LookupLocked(ctx context.Context, entry string, stamps []string,
 // Registration puts a reader's schemes in a relation's schemes set.
 type Registration struct {
 	Set        string   // the schemes set
-	TableStamp string   // deleted when the set is created afresh
+	TableStamp string   // deleted when the set is created afresh; in Set's slot
 	Schemes    []string // the reader's schemes on this relation
 }
 
 // Register runs the miss path's first step in one round trip: it registers
 // the reader's schemes, then returns the stamps' tokens, creating the
-// missing ones, for the guarded Put after the query.
+// missing ones, for the guarded Put after the query. On a cluster it runs
+// one script call per slot.
 func (s *Store) Register(ctx context.Context, regs []Registration, stamps []string, ttl time.Duration) (string, error) {
+	rdb, cluster, err := s.client.get(ctx)
+	if err != nil {
+		return "", err
+	}
+	token, secs := NewToken(), seconds(ttl)
+	if !cluster {
+		v, err := registerCall(regs, stamps, token, secs).run(ctx, rdb).Text()
+		if err == nil && len(v) != len(stamps)*TokenLen {
+			err = fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
+		}
+		return v, err
+	}
+	for _, r := range regs {
+		if Slot(r.Set) != Slot(r.TableStamp) {
+			return "", fmt.Errorf("cacheops/lua: %q and %q are in different slots", r.Set, r.TableStamp)
+		}
+	}
+	// Group registrations and stamps by slot: keys 0..len(regs)-1 are the
+	// registrations' sets, the rest the stamps.
+	groups := bySlot(len(regs)+len(stamps), func(i int) string {
+		if i < len(regs) {
+			return regs[i].Set
+		}
+		return stamps[i-len(regs)]
+	})
+	calls := make([]*call, len(groups))
+	for i, g := range groups {
+		var gregs []Registration
+		var gstamps []string
+		for _, k := range g.idx {
+			if k < len(regs) {
+				gregs = append(gregs, regs[k])
+			} else {
+				gstamps = append(gstamps, stamps[k-len(regs)])
+			}
+		}
+		calls[i] = registerCall(gregs, gstamps, token, secs)
+	}
+	if err := s.runAll(ctx, rdb, calls); err != nil {
+		return "", err
+	}
+	out := make([]byte, len(stamps)*TokenLen)
+	for i, g := range groups {
+		v, err := calls[i].cmd.Text()
+		if err != nil {
+			return "", err
+		}
+		n := 0
+		for _, k := range g.idx {
+			if k < len(regs) {
+				continue
+			}
+			if len(v) < (n+1)*TokenLen {
+				return "", fmt.Errorf("%w: %d token bytes", ErrBadReply, len(v))
+			}
+			k -= len(regs)
+			copy(out[k*TokenLen:], v[n*TokenLen:(n+1)*TokenLen])
+			n++
+		}
+		if len(v) != n*TokenLen {
+			return "", fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), n)
+		}
+	}
+	return string(out), nil
+}
+
+func registerCall(regs []Registration, stamps []string, token, ttl string) *call {
 	keys := make([]string, 0, 2*len(regs)+len(stamps))
 	args := make([]any, 0, 3+len(regs)*2)
-	args = append(args, NewToken(), seconds(ttl), len(regs))
+	args = append(args, token, ttl, len(regs))
 	for _, r := range regs {
 		keys = append(keys, r.Set)
 		args = append(args, len(r.Schemes))
@@ -124,26 +230,70 @@ func (s *Store) Register(ctx context.Context, regs []Registration, stamps []stri
 			args = append(args, sc)
 		}
 	}
-	keys = append(keys, stamps...)
-	v, err := registerScript.Run(ctx, s.rdb, keys, args...).Text()
-	if err != nil {
-		return "", err
-	}
-	if len(v) != len(stamps)*TokenLen {
-		return "", fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
-	}
-	return v, nil
+	return &call{script: registerScript, keys: append(keys, stamps...), args: args}
 }
 
 // Put stores tokens+payload under entry if every stamp still holds the token
-// in tokens. It reports whether the entry was stored.
+// in tokens. It reports whether the entry was stored. On a cluster the
+// entry's slot stores it after checking the stamps of that slot; the other
+// slots check theirs and keep them alive. A stamp of another slot that
+// changed meanwhile leaves an entry that no lookup accepts: its recorded
+// token no longer matches.
 func (s *Store) Put(ctx context.Context, entry string, stamps []string, tokens string, payload []byte, ttl time.Duration) (bool, error) {
-	keys := make([]string, 0, 1+len(stamps))
-	keys = append(append(keys, entry), stamps...)
+	rdb, cluster, err := s.client.get(ctx)
+	if err != nil {
+		return false, err
+	}
 	value := make([]byte, 0, len(tokens)+len(payload))
 	value = append(append(value, tokens...), payload...)
-	n, err := storeScript.Run(ctx, s.rdb, keys, TokenLen, seconds(ttl), value).Int()
+	secs := seconds(ttl)
+	if !cluster {
+		keys := make([]string, 0, 1+len(stamps))
+		keys = append(append(keys, entry), stamps...)
+		n, err := storeCall(keys, tokens, secs, value).run(ctx, rdb).Int()
+		return n == 1, err
+	}
+	// Key 0 is the entry, key i+1 stamp i (whose token is tokens[i]).
+	groups := bySlot(1+len(stamps), func(i int) string {
+		if i == 0 {
+			return entry
+		}
+		return stamps[i-1]
+	})
+	calls := make([]*call, len(groups))
+	for i, g := range groups {
+		var keys []string
+		var toks []byte
+		withEntry := g.idx[0] == 0
+		for _, k := range g.idx {
+			if k == 0 {
+				keys = append(keys, entry)
+				continue
+			}
+			keys = append(keys, stamps[k-1])
+			toks = append(toks, tokens[(k-1)*TokenLen:k*TokenLen]...)
+		}
+		if withEntry {
+			calls[i] = storeCall(keys, string(toks), secs, value)
+		} else {
+			calls[i] = storeCall(keys, string(toks), secs, nil)
+		}
+	}
+	if err := s.runAll(ctx, rdb, calls); err != nil {
+		return false, err
+	}
+	n, err := calls[0].cmd.Int() // the entry is in the first group
 	return n == 1, err
+}
+
+// storeCall checks stamps against tokens (and keeps them alive); with a
+// value, keys[0] is the entry and is stored when every check passes.
+func storeCall(keys []string, tokens, ttl string, value []byte) *call {
+	args := []any{TokenLen, ttl, tokens}
+	if value != nil {
+		args = append(args, value)
+	}
+	return &call{script: storeScript, keys: keys, args: args}
 }
 
 // Schemes reads the schemes sets of the relations a write changed, in one
@@ -153,7 +303,11 @@ func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) 
 	if len(sets) == 0 {
 		return nil, nil
 	}
-	pipe := s.rdb.Pipeline()
+	rdb, _, err := s.client.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pipe := rdb.Pipeline()
 	cmds := make([]*redis.StringSliceCmd, len(sets))
 	for i, k := range sets {
 		cmds[i] = pipe.SMembers(ctx, k)
@@ -168,73 +322,73 @@ func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) 
 	return out, nil
 }
 
-// MaxStampsPerCall bounds the stamps one invalidation script call deletes:
-// a bigger invalidation is sent as several calls in one pipeline (one round
-// trip), so no request grows without bound.
-const MaxStampsPerCall = 4096
-
-// Invalidate deletes stamps, any number of them.
-func (s *Store) Invalidate(ctx context.Context, stamps []string) error {
-	_, err := s.InvalidateChecked(ctx, "", "", stamps)
-	return err
-}
-
-// InvalidateChecked deletes stamps, any number of them: in one script call
-// per MaxStampsPerCall stamps, pipelined. Deleting is idempotent, so a partly
-// delivered invalidation is simply sent again whole. When schemaStamp is set
-// it also reports whether that stamp still holds token, read before anything
-// is deleted: false means the writer planned with an old catalog.
-func (s *Store) InvalidateChecked(ctx context.Context, schemaStamp, token string, stamps []string) (current bool, err error) {
-	if len(stamps) == 0 {
-		return true, nil
+// SchemaTokens returns the tokens of the schema stamps (one per hash tag),
+// concatenated in the order of keys, creating those that are missing: a
+// process reads them before it reads its catalog, and a write or a read
+// planned with that catalog is current while the stamps of its tags hold
+// them.
+func (s *Store) SchemaTokens(ctx context.Context, keys []string, ttl time.Duration) (string, error) {
+	rdb, cluster, err := s.client.get(ctx)
+	if err != nil {
+		return "", err
 	}
-	call := func(c redis.Scripter, i int, run func(context.Context, redis.Scripter, []string, ...any) *redis.Cmd) *redis.Cmd {
-		chunk := stamps[i:min(i+MaxStampsPerCall, len(stamps))]
-		if i > 0 || schemaStamp == "" {
-			return run(ctx, c, chunk)
+	token, secs := NewToken(), seconds(ttl)
+	groups := []slotGroup{{idx: make([]int, len(keys))}}
+	if cluster {
+		groups = bySlot(len(keys), func(i int) string { return keys[i] })
+	} else {
+		for i := range keys {
+			groups[0].idx[i] = i
 		}
-		return run(ctx, c, append([]string{schemaStamp}, chunk...), token)
 	}
-	if len(stamps) <= MaxStampsPerCall {
-		n, err := call(s.rdb, 0, invalidateScript.Run).Int()
-		return n == 1, err
+	calls := make([]*call, len(groups))
+	for i, g := range groups {
+		calls[i] = &call{script: schemaScript, keys: pick(keys, g.idx), args: []any{token, secs}}
 	}
-	// Load the script once, so that the pipelined EVALSHAs find it.
-	if err := invalidateScript.Load(ctx, s.rdb).Err(); err != nil {
-		return false, err
+	if err := s.runAll(ctx, rdb, calls); err != nil {
+		return "", err
 	}
-	pipe := s.rdb.Pipeline()
-	first := call(pipe, 0, invalidateScript.EvalSha)
-	for i := MaxStampsPerCall; i < len(stamps); i += MaxStampsPerCall {
-		call(pipe, i, invalidateScript.EvalSha)
+	out := make([]byte, len(keys)*TokenLen)
+	for i, g := range groups {
+		v, err := calls[i].cmd.Text()
+		if err != nil {
+			return "", err
+		}
+		if len(v) != len(g.idx)*TokenLen {
+			return "", fmt.Errorf("%w: %d token bytes for %d schema stamps", ErrBadReply, len(v), len(g.idx))
+		}
+		for j, k := range g.idx {
+			copy(out[k*TokenLen:], v[j*TokenLen:(j+1)*TokenLen])
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return false, err
-	}
-	n, err := first.Int()
-	return n == 1, err
-}
-
-// SchemaToken returns the token of the schema stamp, creating it when it is
-// missing: a process reads it before it reads its catalog, and a write or a
-// read planned with that catalog is current while the stamp holds it.
-func (s *Store) SchemaToken(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	return schemaScript.Run(ctx, s.rdb, []string{key}, NewToken(), seconds(ttl)).Text()
+	return string(out), nil
 }
 
 // Lock takes a fill lock for ttl if nobody holds it.
 func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	return s.rdb.SetNX(ctx, key, token, ttl).Result()
+	rdb, _, err := s.client.get(ctx)
+	if err != nil {
+		return false, err
+	}
+	return rdb.SetNX(ctx, key, token, ttl).Result()
 }
 
 // Unlock releases a fill lock the caller holds.
 func (s *Store) Unlock(ctx context.Context, key, token string) error {
-	return unlockScript.Run(ctx, s.rdb, []string{key}, token).Err()
+	rdb, _, err := s.client.get(ctx)
+	if err != nil {
+		return err
+	}
+	return unlockScript.Run(ctx, rdb, []string{key}, token).Err()
 }
 
-// Delete removes keys that hold something undecodable.
-func (s *Store) Delete(ctx context.Context, keys ...string) error {
-	return s.rdb.Del(ctx, keys...).Err()
+// Delete removes a key that holds something undecodable.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	rdb, _, err := s.client.get(ctx)
+	if err != nil {
+		return err
+	}
+	return rdb.Del(ctx, key).Err()
 }
 
 // NewToken returns a random stamp token. Tokens need to be unique, not

@@ -50,10 +50,10 @@ func TestLookupRegisterStoreInvalidate(t *testing.T) {
 	if err != nil || string(payload) != "result" || hitTokens != tokens {
 		t.Fatalf("hit: %q %v", payload, err)
 	}
-	if ttl := s.rdb.TTL(ctx, stamps[0]).Val(); ttl < 50*time.Second {
+	if ttl := s.Client().TTL(ctx, stamps[0]).Val(); ttl < 50*time.Second {
 		t.Fatalf("a stamp must outlive its entries, ttl %v", ttl)
 	}
-	if err := s.Invalidate(ctx, stamps[1:]); err != nil {
+	if _, err := s.Invalidate(ctx, stamps[1:]); err != nil {
 		t.Fatal(err)
 	}
 	if payload, _, err = s.Lookup(ctx, entry, stamps); err != nil || payload != nil {
@@ -75,7 +75,7 @@ func TestPutRefusesTokensOlderThanAnInvalidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Invalidate(ctx, stamps)
+	_, _ = s.Invalidate(ctx, stamps)
 	if stored, err := s.Put(ctx, entry, stamps, old, []byte("stale"), time.Minute); err != nil || stored {
 		t.Fatalf("stored a fill older than the invalidation: %v %v", stored, err)
 	}
@@ -83,7 +83,7 @@ func TestPutRefusesTokensOlderThanAnInvalidation(t *testing.T) {
 	if stored, _ := s.Put(ctx, entry, stamps, old, []byte("stale"), time.Minute); stored {
 		t.Fatal("stored a fill against a re-created stamp")
 	}
-	if s.rdb.Exists(ctx, entry).Val() != 0 {
+	if s.Client().Exists(ctx, entry).Val() != 0 {
 		t.Fatal("entry exists")
 	}
 }
@@ -98,14 +98,14 @@ func TestRegisterNewSchemesSetDeletesTheTableStamp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.rdb.SMembers(ctx, p+"schemes").Val(); len(got) != 2 {
+	if got := s.Client().SMembers(ctx, p+"schemes").Val(); len(got) != 2 {
 		t.Fatalf("schemes %q", got)
 	}
 	again, _ := s.Register(ctx, reg, []string{p + "table"}, time.Minute)
 	if again != first {
 		t.Fatal("an existing set must leave the table stamp alone")
 	}
-	s.rdb.Del(ctx, p+"schemes") // evicted
+	s.Client().Del(ctx, p+"schemes") // evicted
 	third, _ := s.Register(ctx, reg, []string{p + "table"}, time.Minute)
 	if third == first {
 		t.Fatal("a set created afresh must delete the table stamp")
@@ -116,7 +116,7 @@ func TestLookupOfAForeignValueIsAMiss(t *testing.T) {
 	s, p := testStore(t)
 	ctx := context.Background()
 	entry, stamps := p+"e", []string{p + "s"}
-	s.rdb.Set(ctx, entry, "x", time.Minute) // shorter than its header
+	s.Client().Set(ctx, entry, "x", time.Minute) // shorter than its header
 	if payload, _, err := s.Lookup(ctx, entry, stamps); err != nil || payload != nil {
 		t.Fatalf("%q %v", payload, err)
 	}
@@ -140,7 +140,7 @@ func TestInvalidateAnyNumberOfStamps(t *testing.T) {
 	ctx := context.Background()
 	for _, n := range []int{1, 7999, 8001, MaxStampsPerCall + 1, 20000} {
 		stamps := make([]string, n)
-		pipe := s.rdb.Pipeline()
+		pipe := s.Client().Pipeline()
 		for i := range stamps {
 			stamps[i] = fmt.Sprintf("%sbig:%d:%d", p, n, i)
 			pipe.Set(ctx, stamps[i], "x", time.Minute)
@@ -148,12 +148,12 @@ func TestInvalidateAnyNumberOfStamps(t *testing.T) {
 		if _, err := pipe.Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Invalidate(ctx, stamps); err != nil {
+		if _, err := s.Invalidate(ctx, stamps); err != nil {
 			t.Fatalf("%d stamps: %v", n, err)
 		}
 		left := 0
 		for i := 0; i < n; i += 1000 {
-			left += int(s.rdb.Exists(ctx, stamps[i:min(i+1000, n)]...).Val())
+			left += int(s.Client().Exists(ctx, stamps[i:min(i+1000, n)]...).Val())
 		}
 		if left != 0 {
 			t.Fatalf("%d stamps: %d left", n, left)
@@ -164,36 +164,40 @@ func TestInvalidateAnyNumberOfStamps(t *testing.T) {
 	for i := range stamps {
 		stamps[i] = fmt.Sprintf("%sone:%d", p, i)
 	}
-	if err := invalidateScript.Run(ctx, s.rdb, stamps).Err(); err != nil {
+	if err := invalidateScript.Run(ctx, s.Client(), stamps, 0).Err(); err != nil {
 		t.Fatalf("9,001 stamps in one call: %v", err)
 	}
 }
 
-// The schema stamp's token is created once and read after; a foreign value
-// under its name is replaced. A write checks its catalog's token against it.
-func TestSchemaTokenAndTheWriteCheck(t *testing.T) {
+// The schema stamps' tokens are created once and read after; a foreign
+// value under one's name is replaced. A write checks its catalog's tokens
+// against them.
+func TestSchemaTokensAndTheWriteCheck(t *testing.T) {
 	s, p := testStore(t)
 	ctx := context.Background()
-	key := p + "schema"
-	first, err := s.SchemaToken(ctx, key, time.Minute)
-	if err != nil || len(first) != TokenLen {
+	keys := []string{p + "schema1", p + "schema2"}
+	first, err := s.SchemaTokens(ctx, keys, time.Minute)
+	if err != nil || len(first) != 2*TokenLen {
 		t.Fatalf("%q %v", first, err)
 	}
-	if again, err := s.SchemaToken(ctx, key, time.Minute); err != nil || again != first {
-		t.Fatalf("the token changed without a schema change: %q %q %v", first, again, err)
+	if again, err := s.SchemaTokens(ctx, keys, time.Minute); err != nil || again != first {
+		t.Fatalf("the tokens changed without a schema change: %q %q %v", first, again, err)
 	}
-	current, err := s.InvalidateChecked(ctx, key, first, []string{p + "a"})
+	checks := []Check{{keys[0], first[:TokenLen]}, {keys[1], first[TokenLen:]}}
+	current, _, err := s.InvalidateChecked(ctx, checks, []string{p + "a"})
 	if err != nil || !current {
 		t.Fatalf("a current catalog was taken as old: %v %v", current, err)
 	}
-	s.rdb.Del(ctx, key)
-	current, err = s.InvalidateChecked(ctx, key, first, []string{p + "a"})
+	s.Client().Del(ctx, keys[1])
+	current, _, err = s.InvalidateChecked(ctx, checks, []string{p + "a"})
 	if err != nil || current {
 		t.Fatalf("a catalog older than a schema change was taken as current: %v %v", current, err)
 	}
-	s.rdb.RPush(ctx, key, "foreign")
-	if tok, err := s.SchemaToken(ctx, key, time.Minute); err != nil || len(tok) != TokenLen || tok == first {
+	s.Client().Del(ctx, keys[0])
+	s.Client().RPush(ctx, keys[0], "foreign")
+	tok, err := s.SchemaTokens(ctx, keys, time.Minute)
+	if err != nil || len(tok) != 2*TokenLen || tok[:TokenLen] == first[:TokenLen] {
 		t.Fatalf("a foreign value was not replaced: %q %v", tok, err)
 	}
-	s.rdb.Del(ctx, key)
+	s.Client().Del(ctx, keys...)
 }

@@ -160,7 +160,7 @@ func readAll(ctx context.Context, db *sql.DB, q query) error {
 
 func bench(ctx context.Context, q query, direct, db *sql.DB, rdb *redis.Client, prefix string, dur time.Duration) error {
 	dropEntries := func() error {
-		keys, err := rdb.Keys(ctx, prefix+"e:*").Result()
+		keys, err := rdb.Keys(ctx, prefix+"{*}e:*").Result()
 		if err != nil || len(keys) == 0 {
 			return err
 		}
@@ -178,7 +178,7 @@ func bench(ctx context.Context, q query, direct, db *sql.DB, rdb *redis.Client, 
 			return err
 		}
 	}
-	keys, err := rdb.Keys(ctx, prefix+"e:*").Result()
+	keys, err := rdb.Keys(ctx, prefix+"{*}e:*").Result()
 	if err != nil || len(keys) != 1 {
 		return fmt.Errorf("expected one cached entry, found %d (%v)", len(keys), err)
 	}
@@ -306,7 +306,7 @@ func benchScale(ctx context.Context, db *sql.DB, rdb *redis.Client, prefix strin
 		}
 		filled = n
 		entries := 0
-		iter := rdb.Scan(ctx, 0, prefix+"e:*", 10000).Iterator()
+		iter := rdb.Scan(ctx, 0, prefix+"{*}e:*", 10000).Iterator()
 		for iter.Next(ctx) {
 			entries++
 		}

@@ -1,0 +1,56 @@
+package lua
+
+import (
+	"context"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// call is one script call of a step.
+type call struct {
+	script *redis.Script
+	keys   []string
+	args   []any
+	cmd    *redis.Cmd
+}
+
+// run sends the call alone: EVALSHA, and EVAL when the node lacks the script.
+func (c *call) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
+	c.cmd = c.script.Run(ctx, rdb, c.keys, c.args...)
+	return c.cmd
+}
+
+// runAll sends calls together, one pipeline by EVALSHA (a cluster client
+// sends each to its slot's node, nodes in parallel). A pipeline cannot fall
+// back from NOSCRIPT (a node restarted, failed over or newly added lacks the
+// scripts), so the calls that failed so are sent again by EVAL, which also
+// leaves the script cached on their nodes. Each call's outcome is on its
+// cmd; the first error is returned.
+func (s *Store) runAll(ctx context.Context, rdb redis.UniversalClient, calls []*call) error {
+	if len(calls) == 1 {
+		return calls[0].run(ctx, rdb).Err()
+	}
+	pipe := rdb.Pipeline()
+	for _, c := range calls {
+		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+	_, _ = pipe.Exec(ctx)
+	var again redis.Pipeliner
+	for _, c := range calls {
+		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+			if again == nil {
+				again = rdb.Pipeline()
+			}
+			c.cmd = c.script.Eval(ctx, again, c.keys, c.args...)
+		}
+	}
+	if again != nil {
+		_, _ = again.Exec(ctx)
+	}
+	for _, c := range calls {
+		if err := c.cmd.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
