@@ -117,7 +117,6 @@ func TestClusterStoreStepsAcrossSlots(t *testing.T) {
 	}
 }
 
-
 // A master that lost its scripts (restarted, failed over) answers NOSCRIPT
 // inside a pipeline, where go-redis does not fall back: the Store loads them
 // on every master and sends again.
