@@ -75,6 +75,14 @@ type Options struct {
 	// than its error (synchronous replication). Zero: 5 s; negative: only
 	// at once.
 	AmbiguousDelay time.Duration
+	// WaitReplicas makes every invalidation wait (WAIT) until this many
+	// replicas of each master it deleted stamps on acknowledged it, bounded
+	// by RedisTimeout, so that a failover cannot bring a deleted stamp back
+	// on a promoted replica. It costs each write the replication lag (about
+	// one round trip to the replica); an invalidation acknowledged by fewer
+	// is kept and sent again, and until then this process serves no hits.
+	// Zero: no waiting.
+	WaitReplicas int
 	// RowSecurity lets tables with row level security be cached. Such a
 	// table is never cached unless named here ("schema.table" or "table")
 	// with every session setting its policies read; the values of those
@@ -132,8 +140,10 @@ func New(opts Options) (*Cache, error) {
 		}
 		c.rdb, c.ownsRedis = rdb, true
 	}
+	store := lua.NewStore(c.rdb)
+	store.SetWaitReplicas(opts.WaitReplicas)
 	c.cfg = (&cdriver.Config{
-		Store:           lua.NewStore(c.rdb),
+		Store:           store,
 		Prefix:          prefix,
 		TTL:             opts.TTL,
 		MaxRows:         opts.MaxRows,

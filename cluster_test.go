@@ -16,19 +16,70 @@ import (
 // redisCluster is a 3-master Redis Cluster of the test's own, on free
 // loopback ports, from the installed redis-server.
 type redisCluster struct {
-	nodes []*redisServer
+	nodes    []*redisServer // the masters
+	replicas []*redisServer // replicas[i] replicates nodes[i], if any
+}
+
+func startClusterNode(t *testing.T, args ...string) *redisServer {
+	dir := filepath.Join(t.TempDir(), "node")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return startRedis(t, append([]string{"--cluster-enabled", "yes", "--dir", dir,
+		"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"}, args...)...)
+}
+
+// startClusterWithReplicas is startCluster with a replica per master.
+func startClusterWithReplicas(t *testing.T) *redisCluster {
+	c := startCluster(t)
+	ctx := context.Background()
+	for _, m := range c.nodes {
+		mc := m.client()
+		id, err := mc.ClusterMyID(ctx).Result()
+		mc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := startClusterNode(t, "--enable-debug-command", "yes")
+		rc := r.client()
+		if err := rc.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(m.port)).Err(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if err := rc.ClusterReplicate(ctx, id).Err(); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("CLUSTER REPLICATE: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		rc.Close()
+		c.replicas = append(c.replicas, r)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		online := 0
+		for _, m := range c.nodes {
+			mc := m.client()
+			if strings.Contains(mc.Info(ctx, "replication").Val(), "state=online") {
+				online++
+			}
+			mc.Close()
+		}
+		if online == len(c.nodes) && c.ready(ctx) {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replicas did not come online")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func startCluster(t *testing.T) *redisCluster {
 	t.Helper()
 	c := &redisCluster{}
 	for i := 0; i < 3; i++ {
-		dir := filepath.Join(t.TempDir(), strconv.Itoa(i))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		c.nodes = append(c.nodes, startRedis(t, "--cluster-enabled", "yes", "--dir", dir,
-			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "2000"))
+		c.nodes = append(c.nodes, startClusterNode(t))
 	}
 	ctx := context.Background()
 	per := 16384 / len(c.nodes)

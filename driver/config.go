@@ -63,9 +63,11 @@ type Config struct {
 	dbs             sync.Map // database id → *database
 
 	undeliveredMu  sync.Mutex
-	undelivered    map[string]struct{}
+	undelivered    map[string]uint64 // stamp → the keep that put it there
+	keeps          uint64
 	hasUndelivered atomic.Bool
 	lastRedelivery atomic.Int64
+	redelivering   atomic.Bool
 	noInvalidation atomic.Bool
 }
 

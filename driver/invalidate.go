@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/cacheops/cacheops/keys"
@@ -58,7 +59,8 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 		return
 	}
 	c.stats.Invalidations.Add(int64(len(stamps)))
-	all := append(stamps, c.takeUndelivered()...)
+	pending := c.pendingUndelivered()
+	all := append(stamps, pending.stamps...)
 	var checks []lua.Check
 	if schemaToken != "" && !global {
 		checks = db.checks(changes, schemaToken) // else nothing to learn: everything goes anyway
@@ -69,16 +71,13 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 		c.stats.Invalidations.Add(buckets)
 		undelivered, err = c.Store.Invalidate(ctx, db.globalStamps[:])
 	}
-	c.breaker.record(err)
-	if err != nil {
-		c.stats.RedisErrors.Add(1)
-		if len(checks) > 0 {
-			// Whether the write was planned with a current catalog is
-			// unknown now: when Redis is back, assume it was not.
-			undelivered = append(undelivered, db.globalStamps[:]...)
-		}
-		c.keepUndelivered(db, undelivered)
+	c.recordDelivery(err)
+	if err != nil && len(checks) > 0 {
+		// Whether the write was planned with a current catalog is unknown
+		// now: when Redis is back, assume it was not.
+		undelivered = append(undelivered, db.globalStamps[:]...)
 	}
+	c.settleUndelivered(db, pending, undelivered)
 }
 
 // invalidateAmbiguous invalidates the changes of a write whose outcome is
@@ -95,63 +94,16 @@ func (c *Config) invalidateAmbiguous(ctx context.Context, db *database, changes 
 	}
 }
 
-func (c *Config) keepUndelivered(db *database, stamps []string) {
-	c.undeliveredMu.Lock()
-	defer c.undeliveredMu.Unlock()
-	if c.undelivered == nil {
-		c.undelivered = map[string]struct{}{}
+// recordDelivery counts an invalidation's outcome. One the master took but
+// too few replicas acknowledged says nothing bad of Redis: it does not feed
+// the circuit breaker.
+func (c *Config) recordDelivery(err error) {
+	if errors.Is(err, lua.ErrNotReplicated) {
+		c.stats.Unreplicated.Add(1)
+		return
 	}
-	for _, s := range stamps {
-		c.undelivered[s] = struct{}{}
-	}
-	if len(c.undelivered) > maxUndelivered {
-		c.undelivered = map[string]struct{}{}
-		c.dbs.Range(func(_, v any) bool {
-			for _, s := range v.(*database).globalStamps {
-				c.undelivered[s] = struct{}{}
-			}
-			return true
-		})
-	}
-	c.hasUndelivered.Store(true)
-}
-
-// takeUndelivered empties the undelivered set for a delivery attempt.
-func (c *Config) takeUndelivered() []string {
-	if !c.hasUndelivered.Load() {
-		return nil
-	}
-	c.undeliveredMu.Lock()
-	defer c.undeliveredMu.Unlock()
-	out := make([]string, 0, len(c.undelivered))
-	for s := range c.undelivered {
-		out = append(out, s)
-	}
-	c.undelivered = nil
-	c.hasUndelivered.Store(false)
-	return out
-}
-
-// cacheBlocked reports whether undelivered invalidations forbid hits, trying
-// to deliver them at most every 100 ms.
-func (c *Config) cacheBlocked(ctx context.Context, db *database) bool {
-	if !c.hasUndelivered.Load() {
-		return false
-	}
-	now := time.Now().UnixNano()
-	last := c.lastRedelivery.Load()
-	if now-last < int64(100*time.Millisecond) || !c.lastRedelivery.CompareAndSwap(last, now) || !c.breaker.allow() {
-		return true
-	}
-	stamps := c.takeUndelivered()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
-	defer cancel()
-	undelivered, err := c.Store.Invalidate(ctx, stamps)
 	c.breaker.record(err)
 	if err != nil {
 		c.stats.RedisErrors.Add(1)
-		c.keepUndelivered(db, undelivered)
-		return true
 	}
-	return false
 }

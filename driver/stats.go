@@ -8,7 +8,7 @@ type Stats struct {
 	Passthrough, RedisErrors, DecodeErrors             atomic.Int64
 	Invalidations, CatalogLoads                        atomic.Int64
 	LockWaits, LockTimeouts                            atomic.Int64
-	Ambiguous                                          atomic.Int64
+	Ambiguous, Unreplicated                            atomic.Int64
 }
 
 // StatsSnapshot is a point-in-time copy of Stats.
@@ -45,6 +45,10 @@ type StatsSnapshot struct {
 	// connection lost or a context ended mid-statement): invalidated whole,
 	// at once and again after AmbiguousDelay.
 	Ambiguous int64
+	// Unreplicated are invalidations that reached the master but fewer
+	// replicas than WaitReplicas acknowledged them in time: kept and sent
+	// again, and until then this process serves no hits.
+	Unreplicated int64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
@@ -53,5 +57,6 @@ func (s *Stats) snapshot() StatsSnapshot {
 		Uncached: s.Uncached.Load(), Passthrough: s.Passthrough.Load(), RedisErrors: s.RedisErrors.Load(),
 		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
 		LockWaits: s.LockWaits.Load(), LockTimeouts: s.LockTimeouts.Load(), Ambiguous: s.Ambiguous.Load(),
+		Unreplicated: s.Unreplicated.Load(),
 	}
 }

@@ -84,7 +84,11 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 			owned = append(owned, chunk)
 		}
 	}
-	err = s.runAll(ctx, rdb, calls)
+	if s.waitReplicas > 0 {
+		err = s.runAllWaited(ctx, rdb, cluster, calls)
+	} else {
+		err = s.runAll(ctx, rdb, calls)
+	}
 	current = true
 	for i, c := range calls {
 		n, cerr := c.cmd.Int()

@@ -43,7 +43,8 @@ var ErrBadReply = errors.New("cacheops/lua: unexpected reply")
 // Redis Cluster the same step is split by hash slot and sent as one
 // pipeline (one round trip of wall time), a script call per slot.
 type Store struct {
-	client *client
+	client       *client
+	waitReplicas int
 }
 
 // NewStore returns a Store on rdb. A *redis.Client that turns out, on first
