@@ -2,6 +2,8 @@ GO ?= go
 # Test servers: override to point elsewhere.
 export CACHEOPS_TEST_DATABASE ?= postgres://root@127.0.0.1:5432/test?sslmode=disable
 export CACHEOPS_TEST_REDIS ?= redis://127.0.0.1:6379/9
+# The cluster scripts/services.sh starts (CLUSTER_PORTS): the suite runs on it too.
+export CACHEOPS_TEST_CLUSTER ?= redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003
 BENCHTIME ?= 2s
 
 .PHONY: test demo bench services lint fuzz torture

@@ -9,6 +9,9 @@ PGPORT=${PGPORT:-5432}
 PGUSER_NAME=${PGUSER_NAME:-root}
 PGDATABASE_NAME=${PGDATABASE_NAME:-test}
 REDIS_PORT=${REDIS_PORT:-6379}
+# A 3-master Redis Cluster for the cluster runs and the benchmarks' cluster rows.
+CLUSTER_PORTS=${CLUSTER_PORTS:-"7001 7002 7003"}
+CLUSTER_DIR=${CLUSTER_DIR:-/var/lib/redis-cluster}
 
 say() { echo "services: $*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -61,8 +64,48 @@ start_redis() {
   for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done
 }
 
+cluster_up() {
+  local port
+  for port in $CLUSTER_PORTS; do
+    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+# ours: the node on port answers and runs from our directory, so resetting
+# it disturbs nobody else.
+ours() {
+  [ "$(redis-cli -h 127.0.0.1 -p "$1" config get dir 2>/dev/null | tail -n 1)" = "$CLUSTER_DIR/$1" ]
+}
+
+start_cluster() {
+  local port addrs=()
+  say "starting a Redis Cluster on ports $CLUSTER_PORTS"
+  for port in $CLUSTER_PORTS; do
+    addrs+=("127.0.0.1:$port")
+    if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" != PONG ]; then
+      as_root mkdir -p "$CLUSTER_DIR/$port"
+      as_root redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+        --dir "$CLUSTER_DIR/$port" --logfile "$CLUSTER_DIR/$port/redis.log"
+    fi
+    for _ in $(seq 1 50); do [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
+    ours "$port" || { say "port $port answers, but not as our cluster node (CLUSTER_PORTS picks others)"; exit 1; }
+  done
+  # Restarted nodes find their cluster again from nodes.conf.
+  for _ in $(seq 1 30); do cluster_up && return; sleep 0.2; done
+  say "creating the cluster"
+  for port in $CLUSTER_PORTS; do
+    redis-cli -h 127.0.0.1 -p "$port" flushall >/dev/null
+    redis-cli -h 127.0.0.1 -p "$port" cluster reset hard >/dev/null
+  done
+  redis-cli --cluster create "${addrs[@]}" --cluster-yes >/dev/null
+  for _ in $(seq 1 100); do cluster_up && return; sleep 0.1; done
+}
+
 pg_up || start_postgres
 pg_up || { say "PostgreSQL did not start"; exit 1; }
 ensure_role_and_db
 redis_up || start_redis
 redis_up || { say "Redis did not start"; exit 1; }
+cluster_up || start_cluster
+cluster_up || { say "the Redis Cluster did not start"; exit 1; }
