@@ -108,8 +108,16 @@ type Cache struct {
 // DefaultRedisURL is used when neither Options nor CACHEOPS_REDIS name a Redis.
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
+// ErrRing is returned by New for a *redis.Ring: it shards keys by a hash of
+// its own, with no hash tags, so the keys one step reads or changes
+// together would land on different shards. Use Redis Cluster.
+var ErrRing = errors.New("cacheops: a redis.Ring cannot keep a step's keys together; use Redis Cluster")
+
 // New returns a Cache for opts.
 func New(opts Options) (*Cache, error) {
+	if _, ok := opts.Redis.(*redis.Ring); ok {
+		return nil, ErrRing
+	}
 	if cc, ok := opts.Redis.(*redis.ClusterClient); ok {
 		if o := cc.Options(); o.ReadOnly || o.RouteRandomly || o.RouteByLatency {
 			return nil, ErrReplicaReads

@@ -32,6 +32,15 @@ func TestWriteThroughCacheopsMakesNextReadFresh(t *testing.T) {
 	}
 }
 
+// A Ring would spread one step's keys over shards: refused, loudly.
+func TestRingIsRefused(t *testing.T) {
+	rdb := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	defer rdb.Close()
+	if _, err := cacheops.New(cacheops.Options{Redis: rdb}); !errors.Is(err, cacheops.ErrRing) {
+		t.Fatalf("want ErrRing, got %v", err)
+	}
+}
+
 // A cluster client that reads from replicas could read a stamp its master
 // has deleted: it is refused, loudly.
 func TestClusterClientReadingReplicasIsRefused(t *testing.T) {

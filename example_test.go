@@ -69,6 +69,19 @@ func ExampleNew_sentinel() {
 	defer cache.Close()
 }
 
+// A Redis Cluster, by seed nodes in the URL (or pass a redis.ClusterClient
+// as Options.Redis); each invalidation waits for one replica per master.
+func ExampleNew_cluster() {
+	cache, err := cacheops.New(cacheops.Options{
+		RedisURL:     "redis://redis-1:7001?addr=redis-2:7002&addr=redis-3:7003",
+		WaitReplicas: 1,
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+}
+
 // Wrap any connector, here pgx's from a parsed config.
 func ExampleCache_WrapConnector() {
 	cache, _ := cacheops.New(cacheops.Options{RedisURL: "redis://127.0.0.1:6379/0"})

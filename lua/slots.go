@@ -42,6 +42,18 @@ var crcTable = func() (t [256]uint16) {
 	return t
 }()
 
+// sameSlot reports whether keys all hash to one slot: then a step is one
+// command, with no grouping (a one-table read, on the driver's layout).
+func sameSlot(keys []string) bool {
+	first := Slot(keys[0])
+	for _, k := range keys[1:] {
+		if Slot(k) != first {
+			return false
+		}
+	}
+	return true
+}
+
 // slotGroup is the positions, in a caller's key list, of the keys of one
 // slot, in their order.
 type slotGroup struct {

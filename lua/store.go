@@ -80,7 +80,7 @@ func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !cluster {
+	if !cluster || sameSlot(keys) {
 		vals, err := rdb.MGet(ctx, keys...).Result()
 		if err == nil && len(vals) != len(keys) {
 			err = ErrBadReply

@@ -118,7 +118,7 @@ func run(dur time.Duration, n int) error {
 	}
 	s := cache.Stats()
 	fmt.Printf("\n(%d hits, %d misses, %d stamps invalidated, %d Redis errors)\n", s.Hits, s.Misses, s.Invalidations, s.RedisErrors)
-	return nil
+	return benchCluster(ctx, dsn, direct, queries, dur)
 }
 
 func setup(ctx context.Context, db *sql.DB, n int) error {
@@ -158,14 +158,9 @@ func readAll(ctx context.Context, db *sql.DB, q query) error {
 	return rs.Err()
 }
 
-func bench(ctx context.Context, q query, direct, db *sql.DB, rdb *redis.Client, prefix string, dur time.Duration) error {
-	dropEntries := func() error {
-		keys, err := rdb.Keys(ctx, prefix+"{*}e:*").Result()
-		if err != nil || len(keys) == 0 {
-			return err
-		}
-		return rdb.Del(ctx, keys...).Err()
-	}
+// bench times q four ways and prints a row; it returns the medians.
+func bench(ctx context.Context, q query, direct, db *sql.DB, rdb redis.UniversalClient, prefix string, dur time.Duration) error {
+	dropEntries := func() error { return dropKeys(ctx, rdb, prefix+"{*}e:*") }
 	// Warm up, and find the size of the cached entry.
 	if err := dropEntries(); err != nil {
 		return err
@@ -178,7 +173,7 @@ func bench(ctx context.Context, q query, direct, db *sql.DB, rdb *redis.Client, 
 			return err
 		}
 	}
-	keys, err := rdb.Keys(ctx, prefix+"{*}e:*").Result()
+	keys, err := allKeys(ctx, rdb, prefix+"{*}e:*")
 	if err != nil || len(keys) != 1 {
 		return fmt.Errorf("expected one cached entry, found %d (%v)", len(keys), err)
 	}
