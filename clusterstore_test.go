@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/cacheops/cacheops"
 	"github.com/cacheops/cacheops/lua"
 )
 
@@ -214,5 +215,44 @@ func TestClusterSingleAddressOfANode(t *testing.T) {
 	}
 	if !strings.Contains(s.Client().(*redis.ClusterClient).Options().Addrs[0], fmt.Sprint(c.nodes[0].port)) {
 		t.Fatal("the cluster client does not start from the given address")
+	}
+}
+
+// A master dies and its replica takes its slots: caching resumes within
+// seconds, although go-redis alone would keep dialling the dead node until
+// its periodic slot map reload (a minute; redis/go-redis#3979).
+func TestClusterFailoverResumesCaching(t *testing.T) {
+	t.Parallel()
+	c := startClusterWithReplicas(t)
+	e := newFixture(t, func(o *cacheops.Options) {
+		rdb := testRedisClient(c.url(), false)
+		t.Cleanup(func() { rdb.Close() })
+		o.Redis, o.WaitReplicas, o.RedisTimeout = rdb, 1, time.Second
+	})
+	// Reads of several tables: their keys are on every master.
+	var qs []string
+	for _, table := range []string{"post", "category", "extra", "brand", "label", "brand_label"} {
+		qs = append(qs, "SELECT * FROM "+table+" ORDER BY 1")
+	}
+	for _, q := range qs {
+		e.cached(q)
+	}
+	c.nodes[1].stop()
+	start := time.Now()
+	for {
+		before := e.cache.Stats().Hits
+		e.exec("UPDATE post SET title = $1 WHERE id = 2", time.Now().String())
+		for _, q := range qs {
+			e.fresh(q)
+			e.fresh(q)
+		}
+		if e.cache.Stats().Hits-before == int64(len(qs)) {
+			t.Logf("every read a hit again %v after the master died", time.Since(start).Round(100*time.Millisecond))
+			return
+		}
+		if time.Since(start) > 25*time.Second {
+			t.Fatalf("caching did not resume after the failover: %+v", e.cache.Stats())
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

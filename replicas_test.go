@@ -58,8 +58,10 @@ func TestWaitReplicas(t *testing.T) {
 	e.fresh(post1, 1)
 	e.cached(post1, 1)
 
-	// No replica: kept, no hits; back: delivered, hits again.
-	replica.stop()
+	// A connected replica that does not acknowledge in time (stalled past
+	// RedisTimeout): kept, no hits; once it answers: delivered, hits again.
+	go rc.Do(ctx, "DEBUG", "SLEEP", "3")
+	time.Sleep(100 * time.Millisecond)
 	e.exec("UPDATE post SET title = $1 WHERE id = 1", "unreplicated")
 	if s := e.cache.Stats(); s.Unreplicated == 0 {
 		t.Fatalf("an unacknowledged invalidation was taken as delivered: %+v", s)
@@ -71,14 +73,30 @@ func TestWaitReplicas(t *testing.T) {
 	if e.cache.Stats().Hits != hits {
 		t.Fatal("hits served while an invalidation waits for its replica")
 	}
-	replica.start(t)
 	deadline := time.Now().Add(15 * time.Second)
 	for e.cache.Stats().Hits == hits && time.Now().Before(deadline) {
 		e.fresh(post1, 1)
 		time.Sleep(100 * time.Millisecond)
 	}
 	if e.cache.Stats().Hits == hits {
-		t.Fatalf("caching did not resume once the replica was back: %+v", e.cache.Stats())
+		t.Fatalf("caching did not resume once the replica answered: %+v", e.cache.Stats())
+	}
+
+	// No replica at all: none can be promoted, so there is nothing to wait
+	// for (a master a failover left alone).
+	replica.stop()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(mc.Info(ctx, "replication").Val(), "connected_slaves:0"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the master still counts its replica")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	unreplicated := e.cache.Stats().Unreplicated
+	e.exec("UPDATE post SET title = $1 WHERE id = 1", "alone")
+	e.fresh(post1, 1)
+	e.cached(post1, 1)
+	if s := e.cache.Stats(); s.Unreplicated != unreplicated {
+		t.Fatalf("a master with no replica left waited for one: %+v", s)
 	}
 }
 

@@ -109,7 +109,7 @@ func TestTorture(t *testing.T) {
 		return // this process is the second one, driven by tortureHelper
 	}
 	srv := startRedis(t)
-	runTorture(t, srv.url(), srv)
+	runTorture(t, srv.url(), srv.restart, func() bool { return srv.restarts.Load() == 1 })
 }
 
 // The same on a 3-master Redis Cluster, one master restarted mid-run (it
@@ -119,12 +119,35 @@ func TestTortureOnCluster(t *testing.T) {
 		return
 	}
 	cluster := startCluster(t)
-	runTorture(t, cluster.url(), cluster.nodes[1])
+	srv := cluster.nodes[1]
+	runTorture(t, cluster.url(), srv.restart, func() bool { return srv.restarts.Load() == 1 })
+}
+
+// And on a cluster with a replica per master, one master killed mid-run:
+// its replica is promoted. Invalidations wait for a replica (WaitReplicas),
+// so the promoted replica holds no stamp its master had deleted.
+func TestTortureOnClusterFailover(t *testing.T) {
+	if os.Getenv("CACHEOPS_TORTURE_HELPER") != "" || os.Getenv("CACHEOPS_MONITOR_CHILD") != "" {
+		return
+	}
+	cluster := startClusterWithReplicas(t)
+	t.Setenv("CACHEOPS_TORTURE_WAIT_REPLICAS", "1") // both processes
+	var killed atomic.Bool
+	promoted := func() bool {
+		rc := cluster.replicas[1].client()
+		defer rc.Close()
+		return strings.Contains(rc.Info(context.Background(), "replication").Val(), "role:master")
+	}
+	runTorture(t, cluster.url(), func(t *testing.T) {
+		cluster.nodes[1].stop()
+		killed.Store(true)
+	}, func() bool { return killed.Load() && promoted() })
 }
 
 // runTorture runs the workload in two processes against the Redis at url,
-// restarting srv once, and checks the history.
-func runTorture(t *testing.T, url string, srv *redisServer) {
+// disrupting it once mid-run, and checks the history; disrupted reports
+// whether the disruption happened as meant.
+func runTorture(t *testing.T, url string, disrupt func(*testing.T), disrupted func() bool) {
 	e := newEnv(t)
 	e.outOfBand(tortureSchema)
 	prefix := fmt.Sprintf("torture:%d:", time.Now().UnixNano())
@@ -146,10 +169,10 @@ func runTorture(t *testing.T, url string, srv *redisServer) {
 	log := &tortureLog{}
 	cache := tortureWorkload(t, url, prefix, e.schema, dur, 2*tortureBulkRows, log, func(ctx context.Context) {
 		go deleteKeys(ctx, url, prefix)
-		go func() { // restart Redis once, mid-run
+		go func() { // disrupt Redis once, mid-run
 			select {
 			case <-time.After(dur * 2 / 5):
-				srv.restart(t)
+				disrupt(t)
 			case <-ctx.Done():
 			}
 		}()
@@ -174,8 +197,8 @@ func runTorture(t *testing.T, url string, srv *redisServer) {
 	if b, err := os.ReadFile(logPath + ".stats"); err != nil || json.Unmarshal(b, &helperStats) != nil {
 		t.Fatalf("the second process's stats: %v", err)
 	}
-	if srv.restarts.Load() != 1 || s.RedisErrors+helperStats.RedisErrors == 0 {
-		t.Fatalf("Redis was not restarted under load: %d restarts, stats %+v and %+v", srv.restarts.Load(), s, helperStats)
+	if !disrupted() || s.RedisErrors+helperStats.RedisErrors == 0 {
+		t.Fatalf("Redis was not disrupted under load: stats %+v and %+v", s, helperStats)
 	}
 	if s.Hits == 0 || s.Invalidations == 0 || reads < 100 {
 		t.Fatalf("the run proved little: %d reads checked, stats %+v", reads, s)
@@ -277,8 +300,9 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 	extra func(context.Context), tweak ...func(*cacheops.Cache)) *cacheops.Cache {
 	rdb := testRedisClient(redisURL, true) // let the outage show
 	t.Cleanup(func() { rdb.Close() })
+	waitReplicas, _ := strconv.Atoi(os.Getenv("CACHEOPS_TORTURE_WAIT_REPLICAS"))
 	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, RedisTimeout: time.Second,
-		MaxCapturedRows: maxCaptured, AmbiguousDelay: tortureAmbiguousDelay})
+		MaxCapturedRows: maxCaptured, AmbiguousDelay: tortureAmbiguousDelay, WaitReplicas: waitReplicas})
 	if err != nil {
 		t.Fatal(err)
 	}

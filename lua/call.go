@@ -28,7 +28,9 @@ func (c *call) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
 // cmd; the first error is returned.
 func (s *Store) runAll(ctx context.Context, rdb redis.UniversalClient, calls []*call) error {
 	if len(calls) == 1 {
-		return calls[0].run(ctx, rdb).Err()
+		err := calls[0].run(ctx, rdb).Err()
+		s.client.observe(err)
+		return err
 	}
 	pipe := rdb.Pipeline()
 	for _, c := range calls {
@@ -49,6 +51,7 @@ func (s *Store) runAll(ctx context.Context, rdb redis.UniversalClient, calls []*
 	}
 	for _, c := range calls {
 		if err := c.cmd.Err(); err != nil {
+			s.client.observe(err)
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -17,9 +18,10 @@ import (
 // cluster node makes a cluster client with the same options, which the
 // Store then owns.
 type client struct {
-	cur   atomic.Pointer[clientState]
-	mu    sync.Mutex // held while asking the server
-	owned *redis.ClusterClient
+	cur        atomic.Pointer[clientState]
+	mu         sync.Mutex // held while asking the server
+	owned      *redis.ClusterClient
+	lastReload atomic.Int64 // unix nanoseconds of the last slot map reload asked for
 }
 
 type clientState struct {
@@ -84,4 +86,26 @@ func (c *client) close() error {
 		return nil
 	}
 	return c.owned.Close()
+}
+
+// observe follows a step's error. On a cluster, an error that is not a
+// node's answer (a refused connection, a timeout) may mean a master died
+// and a replica took its slots; go-redis keeps routing to the dead node
+// until its periodic reload, a minute by default (redis/go-redis#3979), so
+// the slot map is reloaded now, in the background, at most once a second.
+func (c *client) observe(err error) {
+	if err == nil {
+		return
+	}
+	st := c.cur.Load()
+	cc, ok := st.rdb.(*redis.ClusterClient)
+	var reply redis.Error
+	if !ok || errors.As(err, &reply) {
+		return
+	}
+	now, last := time.Now().UnixNano(), c.lastReload.Load()
+	if now-last < int64(time.Second) || !c.lastReload.CompareAndSwap(last, now) {
+		return
+	}
+	cc.ReloadState(context.Background())
 }

@@ -82,6 +82,7 @@ func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
 	}
 	if !cluster || sameSlot(keys) {
 		vals, err := rdb.MGet(ctx, keys...).Result()
+		s.client.observe(err)
 		if err == nil && len(vals) != len(keys) {
 			err = ErrBadReply
 		}
@@ -94,6 +95,7 @@ func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
 		cmds[i] = pipe.MGet(ctx, pick(keys, g.idx)...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
+		s.client.observe(err)
 		return nil, err
 	}
 	vals := make([]any, len(keys))
@@ -314,6 +316,7 @@ func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) 
 		cmds[i] = pipe.SMembers(ctx, k)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
+		s.client.observe(err)
 		return nil, err
 	}
 	out := make([][]string, len(sets))
@@ -371,7 +374,9 @@ func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) 
 	if err != nil {
 		return false, err
 	}
-	return rdb.SetNX(ctx, key, token, ttl).Result()
+	ok, err := rdb.SetNX(ctx, key, token, ttl).Result()
+	s.client.observe(err)
+	return ok, err
 }
 
 // Unlock releases a fill lock the caller holds.
@@ -380,7 +385,9 @@ func (s *Store) Unlock(ctx context.Context, key, token string) error {
 	if err != nil {
 		return err
 	}
-	return unlockScript.Run(ctx, rdb, []string{key}, token).Err()
+	err = unlockScript.Run(ctx, rdb, []string{key}, token).Err()
+	s.client.observe(err)
+	return err
 }
 
 // Delete removes a key that holds something undecodable.
@@ -389,7 +396,9 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return rdb.Del(ctx, key).Err()
+	err = rdb.Del(ctx, key).Err()
+	s.client.observe(err)
+	return err
 }
 
 // NewToken returns a random stamp token. Tokens need to be unique, not

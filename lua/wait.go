@@ -3,6 +3,8 @@ package lua
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +39,7 @@ func (s *Store) runAllWaited(ctx context.Context, rdb redis.UniversalClient, clu
 	for _, c := range calls {
 		node, err := cc.MasterForKey(ctx, c.keys[0])
 		if err != nil {
+			s.client.observe(err)
 			for _, c := range calls {
 				c.cmd = redis.NewCmd(ctx)
 				c.cmd.SetErr(err)
@@ -62,6 +65,7 @@ func (s *Store) runAllWaited(ctx context.Context, rdb redis.UniversalClient, clu
 			first = err
 		}
 	}
+	s.client.observe(first)
 	for _, c := range calls {
 		if err := c.cmd.Err(); redis.HasErrorPrefix(err, "MOVED") || redis.HasErrorPrefix(err, "ASK") {
 			cc.ReloadState(ctx)
@@ -102,7 +106,14 @@ func runWaited(ctx context.Context, rdb redis.Cmdable, calls []*call, replicas i
 		}
 	}
 	for _, w := range waits {
-		if n, err := w.Int64(); err != nil || n < int64(replicas) {
+		n, err := w.Int64()
+		if err == nil && n < int64(replicas) {
+			// A master with fewer replicas than asked for (one left alone
+			// by a failover) needs the acknowledgement of those it has:
+			// none can be promoted holding a stamp they did not delete.
+			err = enoughReplicas(ctx, rdb, n)
+		}
+		if err != nil {
 			for _, c := range calls {
 				c.cmd.SetErr(ErrNotReplicated)
 			}
@@ -110,6 +121,23 @@ func runWaited(ctx context.Context, rdb redis.Cmdable, calls []*call, replicas i
 		}
 	}
 	return nil
+}
+
+// enoughReplicas reports whether acked acknowledgements are all the
+// replicas connected to the node.
+func enoughReplicas(ctx context.Context, rdb redis.Cmdable, acked int64) error {
+	info, err := rdb.Info(ctx, "replication").Result()
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && acked >= n {
+				return nil
+			}
+		}
+	}
+	return ErrNotReplicated
 }
 
 // waitCmd queues WAIT (which is not on go-redis' Pipeliner).
