@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,7 @@ var ErrBadReply = errors.New("cacheops/lua: unexpected reply")
 type Store struct {
 	client       *client
 	waitReplicas int
+	replicas     sync.Map // node address → replicaCount, for WAIT
 }
 
 // NewStore returns a Store on rdb. A *redis.Client that turns out, on first

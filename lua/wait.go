@@ -32,7 +32,7 @@ func (s *Store) runAllWaited(ctx context.Context, rdb redis.UniversalClient, clu
 		timeout = time.Until(d) * 9 / 10
 	}
 	if !cluster {
-		return runWaited(ctx, rdb, calls, s.waitReplicas, timeout)
+		return s.runWaited(ctx, rdb, calls, timeout)
 	}
 	cc := rdb.(*redis.ClusterClient)
 	byNode := map[*redis.Client][]*call{}
@@ -54,7 +54,7 @@ func (s *Store) runAllWaited(ctx context.Context, rdb redis.UniversalClient, clu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- runWaited(ctx, node, calls, s.waitReplicas, timeout)
+			errs <- s.runWaited(ctx, node, calls, timeout)
 		}()
 	}
 	wg.Wait()
@@ -78,13 +78,38 @@ func (s *Store) runAllWaited(ctx context.Context, rdb redis.UniversalClient, clu
 // runWaited sends calls and WAIT in one pipeline on one connection (and the
 // calls that met NOSCRIPT again by EVAL, with another WAIT). When too few
 // replicas acknowledge, every call is marked ErrNotReplicated.
-func runWaited(ctx context.Context, rdb redis.Cmdable, calls []*call, replicas int, timeout time.Duration) error {
-	pipe := rdb.Pipeline()
-	for _, c := range calls {
-		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+//
+// A master with fewer connected replicas than asked for (one left alone by
+// a failover) needs the acknowledgement of those it has: a replica that is
+// not there cannot be promoted holding a stamp it did not delete. So WAIT
+// asks for at most the replicas the node was last seen with (INFO, read
+// every ten seconds and whenever WAIT falls short), and a node seen with
+// none is not waited for at all: WAIT for a replica that does not exist
+// would cost every write the whole timeout.
+func (s *Store) runWaited(ctx context.Context, rdb redis.UniversalClient, calls []*call, timeout time.Duration) error {
+	addr := ""
+	if c, ok := rdb.(*redis.Client); ok {
+		addr = c.Options().Addr
 	}
-	waits := []*redis.Cmd{waitCmd(ctx, pipe, replicas, timeout)}
-	_, _ = pipe.Exec(ctx)
+	want := s.waitReplicas
+	if seen, ok := s.replicasSeen(addr); ok {
+		want = min(want, seen)
+	} else if have, err := s.countReplicas(ctx, rdb, addr); err == nil {
+		want = min(want, have)
+	}
+	var waits []*redis.Cmd
+	send := func(run func(*call, redis.Pipeliner) *redis.Cmd, calls []*call) {
+		pipe := rdb.Pipeline()
+		for _, c := range calls {
+			c.cmd = run(c, pipe)
+		}
+		if want > 0 {
+			// Perhaps another connection each time: its own WAIT covers it.
+			waits = append(waits, pipe.Do(ctx, "wait", want, max(timeout.Milliseconds(), 1)))
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	send(func(c *call, p redis.Pipeliner) *redis.Cmd { return c.script.EvalSha(ctx, p, c.keys, c.args...) }, calls)
 	var missing []*call
 	for _, c := range calls {
 		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
@@ -92,13 +117,7 @@ func runWaited(ctx context.Context, rdb redis.Cmdable, calls []*call, replicas i
 		}
 	}
 	if len(missing) > 0 {
-		pipe := rdb.Pipeline()
-		for _, c := range missing {
-			c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
-		}
-		// Perhaps another connection: its own WAIT covers these.
-		waits = append(waits, waitCmd(ctx, pipe, replicas, timeout))
-		_, _ = pipe.Exec(ctx)
+		send(func(c *call, p redis.Pipeliner) *redis.Cmd { return c.script.Eval(ctx, p, c.keys, c.args...) }, missing)
 	}
 	for _, c := range calls {
 		if err := c.cmd.Err(); err != nil {
@@ -107,11 +126,10 @@ func runWaited(ctx context.Context, rdb redis.Cmdable, calls []*call, replicas i
 	}
 	for _, w := range waits {
 		n, err := w.Int64()
-		if err == nil && n < int64(replicas) {
-			// A master with fewer replicas than asked for (one left alone
-			// by a failover) needs the acknowledgement of those it has:
-			// none can be promoted holding a stamp they did not delete.
-			err = enoughReplicas(ctx, rdb, n)
+		if err == nil && n < int64(want) {
+			if have, ierr := s.countReplicas(ctx, rdb, addr); ierr != nil || n < int64(min(want, have)) {
+				err = ErrNotReplicated
+			}
 		}
 		if err != nil {
 			for _, c := range calls {
@@ -123,24 +141,39 @@ func runWaited(ctx context.Context, rdb redis.Cmdable, calls []*call, replicas i
 	return nil
 }
 
-// enoughReplicas reports whether acked acknowledgements are all the
-// replicas connected to the node.
-func enoughReplicas(ctx context.Context, rdb redis.Cmdable, acked int64) error {
+// replicaCount is a node's connected replicas as last read.
+type replicaCount struct {
+	n  int
+	at time.Time
+}
+
+// replicasSeen returns the replicas a node was last seen with, unless that
+// is unknown or older than ten seconds (a new replica is waited for soon
+// after it joins).
+func (s *Store) replicasSeen(addr string) (int, bool) {
+	if v, ok := s.replicas.Load(addr); ok {
+		if rc := v.(replicaCount); time.Since(rc.at) < 10*time.Second {
+			return rc.n, true
+		}
+	}
+	return 0, false
+}
+
+// countReplicas reads a node's connected replicas and remembers them.
+func (s *Store) countReplicas(ctx context.Context, rdb redis.UniversalClient, addr string) (int, error) {
 	info, err := rdb.Info(ctx, "replication").Result()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "connected_slaves:"); ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil && acked >= n {
-				return nil
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return 0, err
 			}
+			s.replicas.Store(addr, replicaCount{n: n, at: time.Now()})
+			return n, nil
 		}
 	}
-	return ErrNotReplicated
-}
-
-// waitCmd queues WAIT (which is not on go-redis' Pipeliner).
-func waitCmd(ctx context.Context, pipe redis.Pipeliner, replicas int, timeout time.Duration) *redis.Cmd {
-	return pipe.Do(ctx, "wait", replicas, max(timeout.Milliseconds(), 1))
+	return 0, ErrBadReply
 }
