@@ -14,7 +14,7 @@ test: services lint
 	# duration-bound run at its deadline with no finding (golang/go#75804).
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 	# A non-UTC local zone, so that time.Local values are really checked.
-	TZ=Asia/Kolkata $(GO) test -race -count=1 -timeout 8m ./...
+	TZ=Asia/Kolkata $(GO) test -race -count=1 -timeout 9m ./...
 
 ## demo: a miss, a hit, an invalidating write and a rollback, with timings.
 demo: services

@@ -46,10 +46,7 @@ func TestClusterSlotIsRedisSlot(t *testing.T) {
 // a single node, in one pipeline.
 func TestClusterStoreStepsAcrossSlots(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t)
-	rdb := testRedisClient(c.url(), false)
-	defer rdb.Close()
-	s := lua.NewStore(rdb)
+	_, rdb, s := clusterStore(t)
 	ctx := context.Background()
 	stamps := make([]string, 40) // spread over the three masters
 	for i := range stamps {
@@ -118,15 +115,20 @@ func TestClusterStoreStepsAcrossSlots(t *testing.T) {
 	}
 }
 
-// A master that lost its scripts (restarted, failed over) answers NOSCRIPT
-// inside a pipeline, where go-redis does not fall back: the Store loads them
-// on every master and sends again.
-func TestClusterScriptsLostOnAMaster(t *testing.T) {
-	t.Parallel()
+// clusterStore is a Store on a cluster of the test's own.
+func clusterStore(t *testing.T) (*redisCluster, redis.UniversalClient, *lua.Store) {
 	c := startCluster(t)
 	rdb := testRedisClient(c.url(), false)
-	defer rdb.Close()
-	s := lua.NewStore(rdb)
+	t.Cleanup(func() { rdb.Close() })
+	return c, rdb, lua.NewStore(rdb)
+}
+
+// A master that lost its scripts (restarted, failed over) answers NOSCRIPT
+// inside a pipeline, where go-redis does not fall back: the Store sends
+// those calls again by EVAL.
+func TestClusterScriptsLostOnAMaster(t *testing.T) {
+	t.Parallel()
+	c, _, s := clusterStore(t)
 	ctx := context.Background()
 	stamps := []string{"{a}1", "{b}2", "{c}3", "{d}4", "{e}5"}
 	if _, err := s.Register(ctx, nil, stamps, time.Minute); err != nil {
