@@ -15,6 +15,8 @@ test: services lint
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 	# A non-UTC local zone, so that time.Local values are really checked.
 	TZ=Asia/Kolkata $(GO) test -race -count=1 -timeout 9m ./...
+	# One tested example per stack, in a module of its own.
+	cd examples && $(GO) test -race -count=1 ./...
 
 ## demo: a miss, a hit, an invalidating write and a rollback, with timings.
 demo: services
@@ -35,6 +37,7 @@ services:
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
+	cd examples && $(GO) vet ./...
 
 FUZZTIME ?= 100000x
 fuzz:

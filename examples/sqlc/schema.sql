@@ -1,0 +1,4 @@
+CREATE TABLE posts (
+  id bigserial PRIMARY KEY,
+  title text NOT NULL
+);
