@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/cacheops/cacheops"
 )
 
@@ -43,10 +45,7 @@ func TestWaitReplicas(t *testing.T) {
 	e.cached(post1, 1)
 
 	// The replica stalls for 600 ms: the write waits for it.
-	rc := replica.client()
-	defer rc.Close()
-	go rc.Do(ctx, "DEBUG", "SLEEP", "0.6")
-	time.Sleep(100 * time.Millisecond)
+	stall(t, replica, "0.6")
 	start := time.Now()
 	e.exec("UPDATE post SET title = $1 WHERE id = 1", "replicated")
 	if took := time.Since(start); took < 400*time.Millisecond {
@@ -60,8 +59,7 @@ func TestWaitReplicas(t *testing.T) {
 
 	// A connected replica that does not acknowledge in time (stalled past
 	// RedisTimeout): kept, no hits; once it answers: delivered, hits again.
-	go rc.Do(ctx, "DEBUG", "SLEEP", "3")
-	time.Sleep(100 * time.Millisecond)
+	stall(t, replica, "3")
 	e.exec("UPDATE post SET title = $1 WHERE id = 1", "unreplicated")
 	if s := e.cache.Stats(); s.Unreplicated == 0 {
 		t.Fatalf("an unacknowledged invalidation was taken as delivered: %+v", s)
@@ -114,18 +112,14 @@ func TestWaitReplicasOnCluster(t *testing.T) {
 		t.Cleanup(func() { rdb.Close() })
 		o.Redis, o.WaitReplicas, o.RedisTimeout = rdb, 1, 2*time.Second
 	})
-	ctx := context.Background()
 	for i := range c.replicas {
 		e.cached(post1, 1)
-		rc := c.replicas[i].client()
-		go rc.Do(ctx, "DEBUG", "SLEEP", "0.6")
-		time.Sleep(100 * time.Millisecond)
+		stall(t, c.replicas[i], "0.6")
 		start := time.Now()
 		// Every bucket's global copy lives somewhere: a DDL deletes them
 		// all, on every master.
 		e.exec("CREATE TABLE IF NOT EXISTS waited (id int)")
 		took := time.Since(start)
-		rc.Close()
 		if took < 400*time.Millisecond {
 			t.Fatalf("replica %d stalled: the write returned after %v", i, took)
 		}
@@ -134,4 +128,27 @@ func TestWaitReplicasOnCluster(t *testing.T) {
 	if s := e.cache.Stats(); s.Unreplicated != 0 || s.Hits == 0 {
 		t.Fatalf("stats %+v", s)
 	}
+}
+
+// stall makes srv sleep for seconds (DEBUG SLEEP) and returns once it does:
+// a PING from another connection goes unanswered.
+func stall(t *testing.T, srv *redisServer, seconds string) {
+	t.Helper()
+	sleeper := srv.client()
+	probe := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(srv.port), ContextTimeoutEnabled: true, MaxRetries: -1})
+	go func() {
+		defer sleeper.Close()
+		sleeper.Do(context.Background(), "DEBUG", "SLEEP", seconds)
+	}()
+	defer probe.Close()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := probe.Ping(ctx).Err()
+		cancel()
+		if err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the server did not stall")
 }
