@@ -52,7 +52,7 @@ func (c *Conn) catalog(ctx context.Context) *catalog.Catalog {
 			token := c.cfg.schemaToken(ctx, db)
 			for attempt := 0; attempt < 3; attempt++ {
 				c.cfg.stats.CatalogLoads.Add(1)
-				if cat, err := catalog.Load(ctx, c); err == nil {
+				if cat, err := c.loadCatalog(ctx); err == nil {
 					cat.Token = token
 					db.setCatalog(cat)
 					c.plans = nil
