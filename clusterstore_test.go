@@ -258,3 +258,20 @@ func TestClusterFailoverResumesCaching(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// The same through the public API: CACHEOPS_REDIS / Options.RedisURL naming
+// one node of a cluster caches and invalidates, on a cluster client.
+func TestClusterSingleAddressThroughTheURL(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t)
+	e := newFixture(t, func(o *cacheops.Options) {
+		o.Redis, o.RedisURL = nil, "redis://127.0.0.1:"+fmt.Sprint(c.nodes[2].port)
+	})
+	e.cached(post1, 1)
+	e.exec("UPDATE post SET title = 'through one node' WHERE id = 1")
+	e.fresh(post1, 1)
+	e.cached(post1, 1)
+	if _, ok := e.cache.Redis().(*redis.ClusterClient); !ok {
+		t.Fatalf("the cache uses a %T", e.cache.Redis())
+	}
+}
