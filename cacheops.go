@@ -22,8 +22,9 @@ import (
 type Options struct {
 	// Redis is the client to use: any redis.UniversalClient — a
 	// *redis.Client, a failover (Sentinel) client or a *redis.ClusterClient
-	// (a *redis.Client that names a cluster node is replaced, on first
-	// contact, by a cluster client with its options). Set its
+	// (a *redis.Client that names a cluster node is replaced, at the first
+	// answer only a cluster node gives, by a cluster client with its
+	// options). Set its
 	// ContextTimeoutEnabled so that RedisTimeout bounds every call. A client
 	// that reads from replicas is refused (ErrReplicaReads). Nil: a client
 	// for RedisURL.

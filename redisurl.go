@@ -16,8 +16,8 @@ var ErrReplicaReads = errors.New("cacheops: stamps must be read from the master 
 // (redis://host:6379/0), a Sentinel-managed master (master_name=…, Sentinel
 // addresses in the host and addr=…), or a cluster (addr=… without
 // master_name: go-redis' cluster URL, every address a seed node). A single
-// address that is a cluster node also works: the Store finds out on first
-// contact. RedisTimeout travels as a context deadline; go-redis applies it
+// address that is a cluster node also works: the Store finds out at the
+// first answer only a cluster node gives (MOVED, CROSSSLOT, …). RedisTimeout travels as a context deadline; go-redis applies it
 // to the socket only when asked to.
 func clientFromURL(raw string) (redis.UniversalClient, error) {
 	u, err := url.Parse(raw)

@@ -49,9 +49,9 @@ type Store struct {
 	replicas     sync.Map // node address → replicaCount, for WAIT
 }
 
-// NewStore returns a Store on rdb. A *redis.Client that turns out, on first
-// contact, to talk to a Redis Cluster node is replaced by a cluster client
-// with the same options.
+// NewStore returns a Store on rdb. A *redis.Client that turns out to talk
+// to a Redis Cluster node (it answers MOVED, CROSSSLOT, …) is replaced by a
+// cluster client with the same options.
 func NewStore(rdb redis.UniversalClient) *Store { return &Store{client: newClient(rdb)} }
 
 // Client returns the Redis client in use.
@@ -162,6 +162,7 @@ func (s *Store) Register(ctx context.Context, regs []Registration, stamps []stri
 	token, secs := NewToken(), seconds(ttl)
 	if !cluster {
 		v, err := registerCall(regs, stamps, token, secs).run(ctx, rdb).Text()
+		s.client.observe(err)
 		if err == nil && len(v) != len(stamps)*TokenLen {
 			err = fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
 		}
@@ -256,6 +257,7 @@ func (s *Store) Put(ctx context.Context, entry string, stamps []string, tokens s
 		keys := make([]string, 0, 1+len(stamps))
 		keys = append(append(keys, entry), stamps...)
 		n, err := storeCall(keys, tokens, secs, value).run(ctx, rdb).Int()
+		s.client.observe(err)
 		return n == 1, err
 	}
 	// Key 0 is the entry, key i+1 stamp i (whose token is tokens[i]).
