@@ -44,9 +44,9 @@ func newClient(rdb redis.UniversalClient) *client {
 func (c *client) current() redis.UniversalClient { return c.cur.Load().rdb }
 
 // get returns the client to use and whether it is a cluster's.
-func (c *client) get(context.Context) (redis.UniversalClient, bool, error) {
+func (c *client) get() (redis.UniversalClient, bool) {
 	st := c.cur.Load()
-	return st.rdb, st.cluster, nil
+	return st.rdb, st.cluster
 }
 
 // clusterAnswer reports whether err is an answer only a cluster node gives.

@@ -31,10 +31,7 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 	if len(stamps) == 0 && len(checks) == 0 {
 		return true, nil, nil
 	}
-	rdb, cluster, err := s.client.get(ctx)
-	if err != nil {
-		return false, stamps, err
-	}
+	rdb, cluster := s.client.get()
 	type part struct {
 		checks []Check
 		stamps []string

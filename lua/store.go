@@ -78,10 +78,7 @@ func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payl
 
 // mget reads keys in one round trip: one MGET, or one per slot.
 func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
-	rdb, cluster, err := s.client.get(ctx)
-	if err != nil {
-		return nil, err
-	}
+	rdb, cluster := s.client.get()
 	if !cluster || sameSlot(keys) {
 		vals, err := rdb.MGet(ctx, keys...).Result()
 		s.client.observe(err)
@@ -155,10 +152,7 @@ type Registration struct {
 // missing ones, for the guarded Put after the query. On a cluster it runs
 // one script call per slot.
 func (s *Store) Register(ctx context.Context, regs []Registration, stamps []string, ttl time.Duration) (string, error) {
-	rdb, cluster, err := s.client.get(ctx)
-	if err != nil {
-		return "", err
-	}
+	rdb, cluster := s.client.get()
 	token, secs := NewToken(), seconds(ttl)
 	if !cluster {
 		v, err := registerCall(regs, stamps, token, secs).run(ctx, rdb).Text()
@@ -246,10 +240,7 @@ func registerCall(regs []Registration, stamps []string, token, ttl string) *call
 // changed meanwhile leaves an entry that no lookup accepts: its recorded
 // token no longer matches.
 func (s *Store) Put(ctx context.Context, entry string, stamps []string, tokens string, payload []byte, ttl time.Duration) (bool, error) {
-	rdb, cluster, err := s.client.get(ctx)
-	if err != nil {
-		return false, err
-	}
+	rdb, cluster := s.client.get()
 	value := make([]byte, 0, len(tokens)+len(payload))
 	value = append(append(value, tokens...), payload...)
 	secs := seconds(ttl)
@@ -310,10 +301,7 @@ func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) 
 	if len(sets) == 0 {
 		return nil, nil
 	}
-	rdb, _, err := s.client.get(ctx)
-	if err != nil {
-		return nil, err
-	}
+	rdb, _ := s.client.get()
 	pipe := rdb.Pipeline()
 	cmds := make([]*redis.StringSliceCmd, len(sets))
 	for i, k := range sets {
@@ -336,10 +324,7 @@ func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) 
 // planned with that catalog is current while the stamps of its tags hold
 // them.
 func (s *Store) SchemaTokens(ctx context.Context, keys []string, ttl time.Duration) (string, error) {
-	rdb, cluster, err := s.client.get(ctx)
-	if err != nil {
-		return "", err
-	}
+	rdb, cluster := s.client.get()
 	token, secs := NewToken(), seconds(ttl)
 	groups := []slotGroup{{idx: make([]int, len(keys))}}
 	if cluster {
@@ -374,10 +359,7 @@ func (s *Store) SchemaTokens(ctx context.Context, keys []string, ttl time.Durati
 
 // Lock takes a fill lock for ttl if nobody holds it.
 func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	rdb, _, err := s.client.get(ctx)
-	if err != nil {
-		return false, err
-	}
+	rdb, _ := s.client.get()
 	ok, err := rdb.SetNX(ctx, key, token, ttl).Result()
 	s.client.observe(err)
 	return ok, err
@@ -385,22 +367,16 @@ func (s *Store) Lock(ctx context.Context, key, token string, ttl time.Duration) 
 
 // Unlock releases a fill lock the caller holds.
 func (s *Store) Unlock(ctx context.Context, key, token string) error {
-	rdb, _, err := s.client.get(ctx)
-	if err != nil {
-		return err
-	}
-	err = unlockScript.Run(ctx, rdb, []string{key}, token).Err()
+	rdb, _ := s.client.get()
+	err := unlockScript.Run(ctx, rdb, []string{key}, token).Err()
 	s.client.observe(err)
 	return err
 }
 
 // Delete removes a key that holds something undecodable.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	rdb, _, err := s.client.get(ctx)
-	if err != nil {
-		return err
-	}
-	err = rdb.Del(ctx, key).Err()
+	rdb, _ := s.client.get()
+	err := rdb.Del(ctx, key).Err()
 	s.client.observe(err)
 	return err
 }
