@@ -32,6 +32,20 @@ func TestWriteThroughCacheopsMakesNextReadFresh(t *testing.T) {
 	}
 }
 
+// A prefix whose first hash tag is empty makes Redis Cluster hash every key
+// whole, so a step's keys would span slots: refused, loudly. A complete tag
+// (every key on one node) is allowed.
+func TestPrefixWithAnEmptyHashTagIsRefused(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer rdb.Close()
+	for prefix, refused := range map[string]bool{"{}app:": true, "app{}:": true, "app{x}:": false, "app{": false, "app}{": false} {
+		_, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix})
+		if (err != nil) != refused {
+			t.Errorf("prefix %q: %v", prefix, err)
+		}
+	}
+}
+
 // A Ring would spread one step's keys over shards: refused, loudly.
 func TestRingIsRefused(t *testing.T) {
 	rdb := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
