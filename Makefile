@@ -42,6 +42,7 @@ lint:
 FUZZTIME ?= 100000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./serialize
+	$(GO) test -run '^$$' -fuzz FuzzWirePayload -fuzztime $(FUZZTIME) ./serialize
 	$(GO) test -run '^$$' -fuzz FuzzAnalyse -fuzztime $(FUZZTIME) ./keys
 	$(GO) test -run '^$$' -fuzz FuzzEntryKey -fuzztime $(FUZZTIME) ./keys
 	$(GO) test -run '^$$' -fuzz FuzzCanonical -fuzztime $(FUZZTIME) ./keys

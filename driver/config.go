@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,8 @@ type Config struct {
 	lastRedelivery atomic.Int64
 	redelivering   atomic.Bool
 	noInvalidation atomic.Bool
+	// nativeKey names this cache's state in a pgx connection's CustomData.
+	nativeKey string
 }
 
 // DisableInvalidationForTesting switches invalidation off, so that tests can
@@ -102,6 +105,7 @@ func (c *Config) Init() *Config {
 	}
 	c.analyses, _ = lru.New[string, *keys.Analysis](4096)
 	c.sessionSQL, c.sessionSettings = sessionQuery(c.RowSecurity)
+	c.nativeKey = fmt.Sprintf("cacheops/%p", c)
 	return c
 }
 

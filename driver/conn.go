@@ -76,16 +76,7 @@ func (c *Conn) Begin() (driver.Tx, error) {
 
 // BeginTx implements driver.ConnBeginTx.
 func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	// Catch up before the transaction starts, when a catalog query can
-	// still not hurt it: after DDL the transaction can then use the cache.
-	if !c.tx.Active() {
-		if db := c.sess.db; db.stale.Load() || db.wantReload.Load() {
-			c.catalog(ctx)
-		}
-		if !c.sess.ok {
-			_ = c.readSession(ctx)
-		}
-	}
+	c.catchUp(ctx)
 	var tx driver.Tx
 	var err error
 	if bt, ok := c.parent.(driver.ConnBeginTx); ok {
@@ -101,6 +92,21 @@ func (c *Conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, e
 	}
 	c.tx.Begin(isolationName(sql.IsolationLevel(opts.Isolation)), c.sess.defaultIsolation)
 	return &Tx{conn: c, parent: tx}, nil
+}
+
+// catchUp reloads the catalog and re-reads the session where due, before a
+// transaction starts, when a catalog query can still not hurt it: after DDL
+// the transaction can then use the cache.
+func (c *Conn) catchUp(ctx context.Context) {
+	if c.tx.Active() {
+		return
+	}
+	if db := c.sess.db; db.stale.Load() || db.wantReload.Load() {
+		c.catalog(ctx)
+	}
+	if !c.sess.ok {
+		_ = c.readSession(ctx)
+	}
 }
 
 func isolationName(l sql.IsolationLevel) string {

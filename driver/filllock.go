@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/cacheops/cacheops/lua"
-	"github.com/cacheops/cacheops/serialize"
 )
 
 type fillLockKey struct{}
@@ -31,9 +30,10 @@ func (c *Conn) wantsFillLock(ctx context.Context, p *plan) bool {
 
 // awaitFill takes the entry's fill lock, or waits up to FillLockWait for the
 // process that holds it to store the entry. It returns the entry when that
-// happened; otherwise release (possibly a no-op) is to be called once the
+// happened (the caller decodes it; one it cannot decode is a miss);
+// otherwise release (possibly a no-op) is to be called once the
 // caller has filled, or given up. Redis trouble only ends the wait.
-func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (res *serialize.Result, release func()) {
+func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (payload []byte, release func()) {
 	cfg := c.cfg
 	lockKey := key + ":lock"
 	token := lua.NewToken()
@@ -68,10 +68,7 @@ func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (res 
 			break
 		}
 		if payload != nil {
-			if res, err := serialize.Decode(payload); err == nil {
-				return res, func() {}
-			}
-			break
+			return payload, func() {}
 		}
 	}
 	cfg.stats.LockTimeouts.Add(1)

@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 
 	"github.com/cacheops/cacheops/keys"
-	"github.com/cacheops/cacheops/serialize"
 )
 
 // runQuery runs a statement on the wrapped connection: sql is the text to
@@ -15,43 +14,70 @@ type runQuery func(ctx context.Context, sql string) (driver.Rows, error)
 // runExec runs the caller's statement as written, for Exec.
 type runExec func(ctx context.Context) (driver.Result, error)
 
-// query is the path shared by Conn.QueryContext and Stmt.QueryContext: reads
-// use the cache, captured writes report their rows, everything else passes
-// through and has its effects applied when its rows are closed.
-// plain runs the caller's text as written (nil: it cannot be), for a
-// captured write whose capture PostgreSQL rejected.
-func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, capt *keys.Capture, run, plain runQuery) (driver.Rows, error) {
+// stmtForm is one API's way of running a statement: its result form for
+// cacheable reads (whose run runs the caller's statement), and the rest a
+// statement with effects needs.
+type stmtForm[R, T any] interface {
+	resultForm[R, T]
+	// runSQL runs sql, a write's captured form, in place of the caller's
+	// text (a prepared statement runs what it was prepared with).
+	runSQL(ctx context.Context, sql string) (R, error)
+	// plain runs the caller's text as written, for a captured write whose
+	// capture PostgreSQL rejected; ok false: it cannot be.
+	plain(ctx context.Context) (rows R, err error, ok bool)
+	// captured serves a captured write's rows through log.
+	captured(rows R, log *captureLog) R
+	// hooked calls done with the outcome once the rows are closed.
+	hooked(rows R, done func(error)) R
+	// failed is what goes back with err, given what the run returned.
+	failed(rows R, err error) R
+}
+
+// statement is the path every statement with rows takes, from both APIs:
+// reads use the cache, captured writes report their rows, everything else
+// passes through and has its effects applied when its rows are closed. ns
+// extends the session's namespace in entry keys (the pgx form's entries
+// differ from database/sql's).
+func statement[R, T any](c *Conn, ctx context.Context, p *plan, text, ns string, args []driver.NamedValue, capt *keys.Capture, f stmtForm[R, T]) (R, error) {
 	if p.Cacheable && c.usesCache(ctx) {
-		if key, ok := keys.EntryKey(p.entryPrefix, c.sess.namespace, sql, args); ok {
-			return c.cachedQuery(ctx, p, key, args, run)
+		if key, ok := keys.EntryKey(p.entryPrefix, c.sess.namespace+ns, text, args); ok {
+			return cachedRead(c, ctx, p, key, args, f)
 		}
 	}
 	c.cfg.stats.Passthrough.Add(1)
 	if capt != nil {
-		rows, err := run(ctx, capt.SQL)
-		if err != nil && plain != nil && c.uncaptured(p, err) {
-			if rows, err = plain(ctx, sql); err != nil {
-				c.after(ctx, p, err, nil)
-				return nil, err
+		rows, err := f.runSQL(ctx, capt.SQL)
+		if err != nil && c.uncaptured(p, err) {
+			if prows, perr, ok := f.plain(ctx); ok {
+				if perr != nil {
+					c.after(ctx, p, perr, nil)
+					return f.failed(prows, perr), perr
+				}
+				return f.hooked(prows, func(err error) { c.after(ctx, p, err, nil) }), nil
 			}
-			return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err, nil) }}, nil
 		}
 		if err != nil {
 			c.after(ctx, p, err, nil)
-			return nil, err
+			return f.failed(rows, err), err
 		}
-		return newCaptureRows(ctx, c, p, capt, rows), nil
+		return f.captured(rows, newCaptureLog(ctx, c, p, capt)), nil
 	}
-	rows, err := run(ctx, sql)
+	rows, err := f.run(ctx)
 	if !p.effects {
 		return rows, err
 	}
 	changes := p.changes(args)
 	if err != nil {
 		c.after(ctx, p, err, changes)
-		return nil, err
+		return f.failed(rows, err), err
 	}
-	return &hookRows{forwardRows: forwardRows{rows}, done: func(err error) { c.after(ctx, p, err, changes) }}, nil
+	return f.hooked(rows, func(err error) { c.after(ctx, p, err, changes) }), nil
+}
+
+// query is statement for database/sql: run runs the statement (sql "": the
+// caller's), plain runs the caller's text as written (nil: it cannot be).
+func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, capt *keys.Capture, run, plain runQuery) (driver.Rows, error) {
+	return statement(c, ctx, p, sql, "", args, capt, sqlForm{runQ: run, plainQ: plain, text: sql})
 }
 
 // usesCache reports whether this connection may read the cache now.
@@ -65,17 +91,16 @@ func (c *Conn) usesCache(ctx context.Context) bool {
 	return !c.cfg.cacheBlocked(ctx, c.sess.db)
 }
 
-// cachedQuery answers from Redis on a valid hit; otherwise it runs the query
-// and records the result for a guarded store when the rows are closed.
-func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driver.NamedValue, run0 runQuery) (driver.Rows, error) {
+// cachedRead answers from Redis on a valid hit; otherwise it runs the query
+// and records the result for a guarded store. Both APIs' reads come here.
+func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, args []driver.NamedValue, f resultForm[R, T]) (R, error) {
 	stats := &c.cfg.stats
-	run := func(ctx context.Context) (driver.Rows, error) { return run0(ctx, "") }
 	if ctx.Err() != nil {
-		return run(ctx) // the database reports the cancellation as it would without cacheops
+		return f.run(ctx) // the database reports the cancellation as it would without cacheops
 	}
 	if !c.cfg.breaker.allow() {
 		stats.Passthrough.Add(1)
-		return run(ctx) // Redis is down: no call, no timeout to wait for
+		return f.run(ctx) // Redis is down: no call, no timeout to wait for
 	}
 	stamps, regs := c.sess.db.readKeys(p, args)
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
@@ -91,27 +116,31 @@ func (c *Conn) cachedQuery(ctx context.Context, p *plan, key string, args []driv
 	if err != nil {
 		stats.RedisErrors.Add(1)
 		stats.Passthrough.Add(1)
-		return run(ctx)
+		return f.run(ctx)
 	}
 	if !c.sess.db.observeSchema(p, tokens) {
 		// The schema may have changed elsewhere: neither trust the entry nor
 		// fill one from a plan made with the old catalog.
 		stats.Passthrough.Add(1)
-		return run(ctx)
+		return f.run(ctx)
 	}
 	if payload != nil {
-		res, err := serialize.Decode(payload)
+		rec, err := f.decode(payload)
+		if err == nil && !f.fits(rec) {
+			stats.Passthrough.Add(1)
+			return f.run(ctx)
+		}
 		if err == nil {
 			stats.Hits.Add(1)
-			return newReplayRows(res), nil
+			return f.replay(rec, nil), nil
 		}
 		stats.DecodeErrors.Add(1)
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)
 		_ = c.cfg.Store.Delete(dctx, key)
 		cancel()
 		stats.Passthrough.Add(1)
-		return run(ctx)
+		return f.run(ctx)
 	}
 	stats.Misses.Add(1)
-	return c.miss(ctx, p, key, stamps, tokens, run)
+	return missRead(c, ctx, p, key, stamps, tokens, f)
 }

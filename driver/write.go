@@ -60,18 +60,14 @@ func (p *plan) changes(args []driver.NamedValue) []keys.Change {
 	return nil
 }
 
-// captureRows serves the rows of a captured write: the caller sees only its
-// own RETURNING columns (none for Exec); the hidden ones, last in each row,
-// are kept and turned into changes when the rows are closed, which is when
-// the statement has finished.
-type captureRows struct {
-	forwardRows
+// captureLog keeps a captured write's hidden values row by row, up to
+// MaxCapturedRows, and applies the write's effects by them when the
+// statement has finished. Both APIs' captured rows feed one.
+type captureLog struct {
 	conn    *Conn
 	ctx     context.Context
 	plan    *plan
 	capture *keys.Capture
-	visible int
-	full    []driver.Value
 	rows    [][]driver.Value
 	over    bool
 	count   int64
@@ -79,12 +75,61 @@ type captureRows struct {
 	// err ended the rows early: the rows not read are unknown, so the
 	// write's relations go whole.
 	err error
+	// apply, when set, takes the effects instead of applying them now (a
+	// batch applies its statements' effects once it has ended).
+	apply func(outcome error, changes []keys.Change)
 }
 
-func newCaptureRows(ctx context.Context, c *Conn, p *plan, capt *keys.Capture, rows driver.Rows) *captureRows {
-	n := len(rows.Columns())
-	return &captureRows{forwardRows: forwardRows{rows}, conn: c, ctx: ctx, plan: p, capture: capt,
-		visible: n - len(capt.Cols), full: make([]driver.Value, n)}
+func newCaptureLog(ctx context.Context, c *Conn, p *plan, capt *keys.Capture) *captureLog {
+	return &captureLog{conn: c, ctx: ctx, plan: p, capture: capt}
+}
+
+// add records one written row's hidden values (kept, not copied).
+func (l *captureLog) add(hidden []driver.Value) {
+	l.count++
+	switch {
+	case l.over:
+	case len(l.rows) >= l.conn.cfg.MaxCapturedRows:
+		l.over, l.rows = true, nil
+	default:
+		l.rows = append(l.rows, hidden)
+	}
+}
+
+// fail records an error that ended the rows.
+func (l *captureLog) fail(err error) {
+	if l.err == nil {
+		l.err = err
+	}
+}
+
+// finish applies the effects once; closeErr is what closing the rows said.
+func (l *captureLog) finish(closeErr error) {
+	if l.done {
+		return
+	}
+	l.done = true
+	outcome := closeErr
+	if outcome == nil {
+		outcome = l.err // the statement's fate is unknown: it may have committed
+	}
+	changes := l.capture.Changes(l.rows, l.over)
+	if l.apply != nil {
+		l.apply(outcome, changes)
+		return
+	}
+	l.conn.after(l.ctx, l.plan, outcome, changes)
+}
+
+// captureRows serves the rows of a captured write: the caller sees only its
+// own RETURNING columns (none for Exec); the hidden ones, last in each row,
+// are kept and turned into changes when the rows are closed, which is when
+// the statement has finished.
+type captureRows struct {
+	forwardRows
+	log     *captureLog
+	visible int
+	full    []driver.Value
 }
 
 func (r *captureRows) Columns() []string { return r.Rows.Columns()[:r.visible] }
@@ -92,37 +137,25 @@ func (r *captureRows) Columns() []string { return r.Rows.Columns()[:r.visible] }
 func (r *captureRows) Next(dest []driver.Value) error {
 	if err := r.Rows.Next(r.full); err != nil {
 		if err != io.EOF { //nolint:errorlint // drivers return io.EOF itself
-			r.err = err
+			r.log.fail(err)
 		}
 		return err
 	}
-	r.count++
 	copy(dest, r.full[:r.visible])
-	switch {
-	case r.over:
-	case len(r.rows) >= r.conn.cfg.MaxCapturedRows:
-		r.over, r.rows = true, nil
-	default:
-		r.rows = append(r.rows, append([]driver.Value(nil), r.full[r.visible:]...))
-	}
+	r.log.add(append([]driver.Value(nil), r.full[r.visible:]...))
 	return nil
 }
 
 func (r *captureRows) Close() error {
-	if r.done {
+	if r.log.done {
 		return r.Rows.Close()
 	}
-	r.done = true
 	// The rows not read yet were written too: read them for their keys.
 	for err := error(nil); err == nil; {
 		err = r.Next(make([]driver.Value, r.visible))
 	}
 	err := r.Rows.Close()
-	outcome := err
-	if outcome == nil {
-		outcome = r.err // the statement's fate is unknown: it may have committed
-	}
-	r.conn.after(r.ctx, r.plan, outcome, r.capture.Changes(r.rows, r.over))
+	r.log.finish(err)
 	return err
 }
 
@@ -140,7 +173,7 @@ func (c *Conn) execCaptured(ctx context.Context, p *plan, capt *keys.Capture, ru
 		c.after(ctx, p, err, nil)
 		return nil, err
 	}
-	r := newCaptureRows(ctx, c, p, capt, rows)
+	r := sqlForm{}.captured(rows, newCaptureLog(ctx, c, p, capt)).(*captureRows)
 	dest := make([]driver.Value, r.visible)
 	for {
 		if err = r.Next(dest); err != nil {
@@ -154,5 +187,5 @@ func (c *Conn) execCaptured(ctx context.Context, p *plan, capt *keys.Capture, ru
 	if cerr != nil {
 		return nil, cerr
 	}
-	return driver.RowsAffected(r.count), nil
+	return driver.RowsAffected(r.log.count), nil
 }
