@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cacheops/cacheops"
@@ -156,8 +157,9 @@ func TestTransactionAfterDDLUsesTheCache(t *testing.T) {
 func TestCaptureCutShort(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"deadline", "cancel", "lost"} {
-		for _, query := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s %v", how, query), func(t *testing.T) {
+		for _, api := range []string{"exec", "query", "pgx exec", "pgx query"} {
+			query := strings.HasSuffix(api, "query")
+			t.Run(how+" "+api, func(t *testing.T) {
 				t.Parallel()
 				e := newEnv(t, func(o *cacheops.Options) { o.MaxCapturedRows = 50000 })
 				e.outOfBand(`CREATE TABLE big (id int PRIMARY KEY, v int, pad text);
@@ -178,7 +180,24 @@ INSERT INTO big SELECT i, 0, repeat('x', 20) FROM generate_series(1, 5000) i`)
 				}
 				w := "UPDATE big SET v = v + 1 WHERE id > $1"
 				var err error
-				if query {
+				if strings.HasPrefix(api, "pgx") {
+					pool := proxy.openPool(t, e.cache, e.schema)
+					err = pool.AcquireFunc(context.Background(), func(*cacheops.PoolConn) error { return nil }) // connect first
+					if err != nil {
+						t.Fatal(err)
+					}
+					if query {
+						var rs pgx.Rows
+						if rs, err = pool.Query(ctx, w+" RETURNING id", 0); err == nil {
+							for rs.Next() {
+							}
+							err = rs.Err()
+							rs.Close()
+						}
+					} else {
+						_, err = pool.Exec(ctx, w, 0)
+					}
+				} else if query {
 					var rs *sql.Rows
 					if rs, err = db.QueryContext(ctx, w+" RETURNING id", 0); err == nil {
 						for rs.Next() {

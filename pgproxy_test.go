@@ -2,7 +2,9 @@ package cacheops_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"net"
 	"net/url"
 	"sync"
@@ -76,6 +78,23 @@ func (p *pgProxy) open(t *testing.T, cache *cacheops.Cache, schema string) *sql.
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(1)
 	return db
+}
+
+// openPool opens a cached pgx pool of one connection through the proxy.
+func (p *pgProxy) openPool(t *testing.T, cache *cacheops.Cache, schema string) *cacheops.Pool {
+	u, _ := url.Parse(withSearchPath(testDSN(), schema))
+	u.Host = p.ln.Addr().String()
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	raw, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
+	return cache.WrapPool(raw)
 }
 
 func (p *pgProxy) trickleAfter(trigger string, budget int, cut bool) {

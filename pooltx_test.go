@@ -194,6 +194,16 @@ func TestPoolNamedArgsAndPreparedStatements(t *testing.T) {
 	e.pgxMiss(pool, "named", q, pgx.NamedArgs{"id": 1})
 	e.pgxHit(pool, "Perl 6", q, pgx.NamedArgs{"id": 3})
 
+	// An exec mode in front is an option, not $1.
+	const byID = "SELECT title FROM post WHERE id = $1"
+	simple := pgx.QueryExecModeSimpleProtocol
+	e.pgxMiss(pool, "Perl 6", byID, simple, 3)
+	e.pgxHit(pool, "Perl 6", byID, simple, 3)
+	if _, err := pool.Exec(ctx, "UPDATE post SET title = 'moded' WHERE id = $1", simple, 3); err != nil {
+		t.Fatal(err)
+	}
+	e.pgxMiss(pool, "moded", byID, simple, 3)
+
 	// A statement prepared in a transaction and run by name is analysed as
 	// its SQL.
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -207,6 +217,7 @@ func TestPoolNamedArgsAndPreparedStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.pgxMiss(pool, "by name", q, pgx.NamedArgs{"id": 3})
+	e.pgxMiss(pool, "by name", byID, simple, 3)
 	e.pgxHit(pool, "named", q, pgx.NamedArgs{"id": 1}) // analysed row by row, not as unknown SQL
 }
 

@@ -127,6 +127,10 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	if !ok {
 		return nil, driver.ErrSkip // database/sql prepares instead; Stmt handles it
 	}
+	query, args, params, _, err := c.sqlOptions(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
 	p := c.plan(ctx, query)
 	if capt := p.capture(); capt != nil {
 		if q, ok := c.parent.(driver.QueryerContext); ok {
@@ -137,7 +141,7 @@ func (c *Conn) ExecContext(ctx context.Context, query string, args []driver.Name
 	}
 	res, err := ex.ExecContext(ctx, query, args)
 	if err != driver.ErrSkip { //nolint:errorlint // database/sql compares ErrSkip by value
-		c.after(ctx, p, err, p.changes(args))
+		c.after(ctx, p, err, p.changes(params))
 	}
 	return res, err
 }
@@ -148,6 +152,10 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	query, args, params, ns, err := c.sqlOptions(ctx, query, args)
+	if err != nil {
+		return nil, err
+	}
 	p := c.plan(ctx, query)
 	run := func(ctx context.Context, sql string) (driver.Rows, error) {
 		if sql == "" {
@@ -155,7 +163,7 @@ func (c *Conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		}
 		return q.QueryContext(ctx, sql, args)
 	}
-	return c.query(ctx, p, query, args, p.capture(), run, run)
+	return statement(c, ctx, p, query, ns, params, p.capture(), sqlForm{runQ: run, plainQ: run, text: query})
 }
 
 // Ping implements driver.Pinger.

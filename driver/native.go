@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,57 +90,22 @@ type pgxCall struct {
 // newCall takes a statement's arguments apart. In a batch (inBatch) pgx
 // takes only a query rewriter from the front.
 func (n *PgxConn) newCall(ctx context.Context, sql string, args []any, inBatch bool) (*pgxCall, error) {
-	k := &pgxCall{sql: sql, text: sql}
-	mode := n.mode
-	var formats []string
-	var rewriter pgx.QueryRewriter
-	i := 0
-options:
-	for ; i < len(args); i++ {
-		if _, ok := args[i].(pgx.QueryRewriter); inBatch && !ok {
-			break
-		}
-		switch a := args[i].(type) {
-		case pgx.QueryExecMode:
-			mode = a
-		case pgx.QueryResultFormats:
-			formats = append(formats, fmt.Sprint([]int16(a)))
-			k.formats = a
-		case pgx.QueryResultFormatsByOID:
-			k.byOID = a
-			oids := make([]string, 0, len(a))
-			for oid, f := range a {
-				oids = append(oids, strconv.FormatUint(uint64(oid), 10)+":"+strconv.Itoa(int(f)))
-			}
-			sort.Strings(oids)
-			formats = append(formats, "oid"+strings.Join(oids, ","))
-		case pgx.QueryRewriter:
-			rewriter = a
-			continue
-		default:
-			break options
-		}
-		k.opts = append(k.opts, args[i])
+	o, i := takeOptions(args, inBatch)
+	sql, params, err := o.rewrite(ctx, n.conn, sql, args[i:])
+	if err != nil {
+		return nil, err
 	}
-	k.params = args[i:]
-	if rewriter != nil {
-		var err error
-		if k.sql, k.params, err = rewriter.RewriteQuery(ctx, n.conn, sql, k.params); err != nil {
-			return nil, fmt.Errorf("rewrite query failed: %w", err)
-		}
-		k.text = k.sql
+	k := &pgxCall{sql: sql, text: sql, opts: o.keep, params: params, mode: n.mode, formats: o.formats, byOID: o.byOID}
+	if o.hasMode {
+		k.mode = o.mode
 	}
 	if text, ok := n.prepared[k.sql]; ok {
 		k.text = text
 	}
 	// The exec mode and result formats decide the format of every value:
 	// entries differ by them, and from database/sql's.
-	k.mode = mode
-	k.ns = "\x00pgx\x00" + strconv.Itoa(int(mode)) + "\x00" + n.formats + "\x00" + strings.Join(formats, "\x00")
-	k.named = make([]driver.NamedValue, len(k.params))
-	for j, v := range k.params {
-		k.named[j] = driver.NamedValue{Ordinal: j + 1, Value: v}
-	}
+	k.ns = "\x00pgx\x00" + strconv.Itoa(int(k.mode)) + "\x00" + n.formats + "\x00" + o.key
+	k.named = namedParams(params)
 	return k, nil
 }
 

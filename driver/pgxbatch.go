@@ -2,7 +2,6 @@ package driver
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,7 +33,7 @@ func (n *PgxConn) SendBatch(ctx context.Context, b *pgx.Batch, end func()) pgx.B
 			if end != nil {
 				end()
 			}
-			return pgx.FailedBatchResults(b, fmt.Errorf("rewrite query failed: %w", err))
+			return pgx.FailedBatchResults(b, err)
 		}
 		p := c.plan(ctx, k.text)
 		item := &batchItem{k: k, p: p, capt: p.capture(), outcome: errNotRun}

@@ -74,12 +74,6 @@ func statement[R, T any](c *Conn, ctx context.Context, p *plan, text, ns string,
 	return f.hooked(rows, func(err error) { c.after(ctx, p, err, changes) }), nil
 }
 
-// query is statement for database/sql: run runs the statement (sql "": the
-// caller's), plain runs the caller's text as written (nil: it cannot be).
-func (c *Conn) query(ctx context.Context, p *plan, sql string, args []driver.NamedValue, capt *keys.Capture, run, plain runQuery) (driver.Rows, error) {
-	return statement(c, ctx, p, sql, "", args, capt, sqlForm{runQ: run, plainQ: plain, text: sql})
-}
-
 // usesCache reports whether this connection may read the cache now.
 func (c *Conn) usesCache(ctx context.Context) bool {
 	if c.cfg.Store == nil || c.cfg.Disabled || !c.tx.UsesCache() {

@@ -65,8 +65,24 @@ func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		//lint:ignore SA1019 the parent offers nothing else
 		res, err = s.parent.Exec(vals)
 	}
-	s.conn.after(ctx, p, err, p.changes(args))
+	params, _ := stmtParams(args)
+	s.conn.after(ctx, p, err, p.changes(params))
 	return res, err
+}
+
+// stmtParams are a prepared statement's parameters as the analysis reads
+// them, with pgx's leading options (which pgx's driver passes on) taken
+// off, and the options' part of an entry key.
+func stmtParams(args []driver.NamedValue) ([]driver.NamedValue, string) {
+	if len(args) == 0 || !isPgxOption(args[0].Value) {
+		return args, ""
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		vals[i] = a.Value
+	}
+	o, n := takeOptions(vals, false)
+	return namedParams(vals[n:]), "\x00opts\x00" + o.key
 }
 
 // QueryContext implements driver.StmtQueryContext.
@@ -76,11 +92,14 @@ func (s *Stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		plain = func(ctx context.Context, _ string) (driver.Rows, error) { return q.QueryContext(ctx, s.query, args) }
 	}
 	p := s.conn.plan(ctx, s.query)
-	if s.capture != nil && p.captureOff.Load() && plain != nil {
+	params, ns := stmtParams(args)
+	f := sqlForm{runQ: s.run(args), plainQ: plain, text: s.query}
+	capt := s.capture
+	if capt != nil && p.captureOff.Load() && plain != nil {
 		// Prepared with a capture PostgreSQL refuses: run as written.
-		return s.conn.query(ctx, p, s.query, args, nil, plain, plain)
+		f.runQ, capt = plain, nil
 	}
-	return s.conn.query(ctx, p, s.query, args, s.capture, s.run(args), plain)
+	return statement(s.conn, ctx, p, s.query, ns, params, capt, f)
 }
 
 // run runs the prepared statement, whatever text it is asked for: it runs
