@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cacheops/cacheops"
@@ -323,11 +324,39 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { direct.Close() })
+	raw, err := pgxpool.New(context.Background(), withSearchPath(testDSN(), schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
+	pool := cache.WrapPool(raw)
 	ctx, cancel := context.WithTimeout(context.Background(), dur)
 	defer cancel()
 	extra(ctx)
 	var wg sync.WaitGroup
 	errs := make(chan error, 32)
+	// pgx's own interface: two readers and a writer.
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func(seed uint64) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, 3))
+			for ctx.Err() == nil {
+				var err error
+				if seed == 200 {
+					if err = tortureWritePgx(ctx, pool, r, log); retryable(err) || ctx.Err() != nil {
+						err = nil
+					}
+				} else if err = tortureReadPgx(ctx, pool, r, log); ctx.Err() != nil {
+					err = nil
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(uint64(i + 200))
+	}
 	for i := 0; i < 6; i++ {
 		wg.Add(1)
 		go func(seed uint64) {
