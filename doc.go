@@ -6,6 +6,12 @@
 //	db, err := sql.Open("cacheops-postgres", "postgres://app@localhost/app")
 //	db := sqlx.MustConnect("cacheops-postgres", dsn) // $1 bindvars work
 //
+// Code written against pgx's own interface (pgxpool, sqlc's pgx/v5 output)
+// wraps its pool instead: Cache.WrapPool returns a *Pool with pgxpool's
+// methods, sharing entries' stamps with the database/sql path.
+//
+//	pool := cache.WrapPool(pgxPool) // Query, QueryRow, Exec, Begin, SendBatch, CopyFrom…
+//
 // The registered driver reads its Redis from CACHEOPS_REDIS (a redis:// URL,
 // default redis://127.0.0.1:6379/0) and its key prefix from CACHEOPS_PREFIX.
 // For anything else build a Cache with New and open databases from it.

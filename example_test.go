@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
@@ -54,6 +55,28 @@ func ExampleNew() {
 	}
 	defer db.Close()
 	fmt.Println(cache.Stats().Hits)
+}
+
+// A pgx pool with the cache: use the wrapper where the pool was used,
+// pgx.BeginFunc, pgx.CollectRows and sqlc's pgx/v5 code included.
+func ExampleCache_WrapPool() {
+	ctx := context.Background()
+	cache, err := cacheops.Default() // CACHEOPS_REDIS, CACHEOPS_PREFIX
+	if err != nil {
+		panic(err)
+	}
+	raw, err := pgxpool.New(ctx, "postgres://app@localhost:5432/app")
+	if err != nil {
+		panic(err)
+	}
+	pool := cache.WrapPool(raw)
+	defer pool.Close()
+	rows, _ := pool.Query(ctx, "SELECT id FROM post WHERE category_id = $1", 3) // then from Redis
+	ids, _ := pgx.CollectRows(rows, pgx.RowTo[int32])
+	_ = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE post SET category_id = 4 WHERE id = ANY($1)", ids)
+		return err // invalidated when the transaction commits
+	})
 }
 
 // A master elected by Sentinels, named in the URL; writes of unknown outcome

@@ -169,3 +169,16 @@ func (r *poolRows) Close() {
 		r.c = nil
 	}
 }
+
+// InvalidateTables invalidates every cached read of the named tables, for
+// writes made outside cacheops (on an unwrapped pool, psql, a migration):
+// see the package function of the same name.
+func (p *Pool) InvalidateTables(ctx context.Context, tables ...string) error {
+	return p.AcquireFunc(ctx, func(c *PoolConn) error { return c.n.Invalidate(ctx, tables, false) })
+}
+
+// InvalidateAll invalidates every cached read of the pool's database, and
+// makes every process reload its catalog.
+func (p *Pool) InvalidateAll(ctx context.Context) error {
+	return p.AcquireFunc(ctx, func(c *PoolConn) error { return c.n.Invalidate(ctx, nil, true) })
+}

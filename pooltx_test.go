@@ -245,3 +245,28 @@ func TestPoolLargeResultStreamsUncached(t *testing.T) {
 		t.Fatalf("%d connections still acquired", n)
 	}
 }
+
+// A write on the unwrapped pool invalidates nothing (it is outside
+// cacheops); InvalidateTables on the wrapper is the remedy.
+func TestPoolWritesOutsideAndInvalidateTables(t *testing.T) {
+	e := newFixture(t)
+	pool, raw := e.pools()
+	ctx := e.ctx
+	const q = "SELECT title FROM post WHERE id = $1"
+	e.pgxMiss(pool, "Cacheops", q, 1)
+	if _, err := raw.Exec(ctx, "UPDATE post SET title = 'outside' WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	e.pgxHit(pool, "Cacheops", q, 1) // stale, as documented: the write was not made through cacheops
+	if err := pool.InvalidateTables(ctx, "post"); err != nil {
+		t.Fatal(err)
+	}
+	e.pgxMiss(pool, "outside", q, 1)
+	if _, err := raw.Exec(ctx, "UPDATE post SET title = 'outside again' WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.InvalidateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.pgxMiss(pool, "outside again", q, 1)
+}

@@ -233,3 +233,8 @@ func (n *PgxConn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []
 	c.after(ctx, p, err, nil)
 	return count, err
 }
+
+// Invalidate is Conn.Invalidate on this connection's session.
+func (n *PgxConn) Invalidate(ctx context.Context, tables []string, all bool) error {
+	return n.c.Invalidate(ctx, tables, all)
+}

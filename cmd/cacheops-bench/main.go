@@ -108,6 +108,9 @@ func run(dur time.Duration, n int) error {
 	if err := benchWrites(ctx, direct, db, dur); err != nil {
 		return err
 	}
+	if err := benchPgx(ctx, dsn, cache, rdb, prefix, queries, dur); err != nil {
+		return err
+	}
 	if err := benchConcurrency(ctx, direct, db, dur); err != nil {
 		return err
 	}
@@ -194,20 +197,8 @@ func bench(ctx context.Context, q query, direct, db *sql.DB, rdb redis.Universal
 		{name: "miss", call: func() error { return readAll(ctx, db, q) }, prepare: dropEntries},
 		{name: "redis", call: func() error { return rdb.Get(ctx, rawKey).Err() }},
 	}
-	deadline := time.Now().Add(dur)
-	for time.Now().Before(deadline) {
-		for _, v := range variants {
-			if v.prepare != nil {
-				if err := v.prepare(); err != nil {
-					return err
-				}
-			}
-			start := time.Now()
-			if err := v.call(); err != nil {
-				return err
-			}
-			v.samples = append(v.samples, time.Since(start))
-		}
+	if err := interleave(variants, dur); err != nil {
+		return err
 	}
 	d, h, m, r := median(variants[0].samples), median(variants[1].samples), median(variants[2].samples), median(variants[3].samples)
 	fmt.Printf("| %s | %s | %s | %s | %s (%d B) | %.1fx faster | %.2fx |\n", q.name,
