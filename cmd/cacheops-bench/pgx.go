@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,46 +45,10 @@ func benchPgx(ctx context.Context, dsn string, cache *cacheops.Cache, rdb redis.
 	fmt.Println("| pgx (pgxpool) | plain pgxpool | WrapPool hit | WrapPool miss | raw Redis GET (same bytes) | hit vs pgxpool | miss vs pgxpool |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, q := range queries {
-		dropEntries := func() error { return dropKeys(ctx, rdb, prefix+"{*}e:*") }
-		if err := dropEntries(); err != nil {
+		err := benchReads(ctx, q.name, func() error { return readAllPgx(ctx, raw, q) }, func() error { return readAllPgx(ctx, pool, q) }, rdb, prefix, dur)
+		if err != nil {
 			return err
 		}
-		for i := 0; i < 3; i++ {
-			if err := readAllPgx(ctx, raw, q); err != nil {
-				return err
-			}
-			if err := readAllPgx(ctx, pool, q); err != nil {
-				return err
-			}
-		}
-		keys, err := allKeys(ctx, rdb, prefix+"{*}e:*")
-		if err != nil || len(keys) != 1 {
-			return fmt.Errorf("pgx: expected one cached entry, found %d (%v)", len(keys), err)
-		}
-		size := rdb.StrLen(ctx, keys[0]).Val()
-		rawKey := prefix + "raw"
-		if err := rdb.Set(ctx, rawKey, strings.Repeat("x", int(size)), 0).Err(); err != nil {
-			return err
-		}
-		hitKey := keys[0]
-		variants := []*variant{
-			{name: "direct", call: func() error { return readAllPgx(ctx, raw, q) }},
-			{name: "hit", call: func() error { return readAllPgx(ctx, pool, q) }, prepare: func() error {
-				if rdb.Exists(ctx, hitKey).Val() == 0 {
-					return readAllPgx(ctx, pool, q)
-				}
-				return nil
-			}},
-			{name: "miss", call: func() error { return readAllPgx(ctx, pool, q) }, prepare: dropEntries},
-			{name: "redis", call: func() error { return rdb.Get(ctx, rawKey).Err() }},
-		}
-		if err := interleave(variants, dur); err != nil {
-			return err
-		}
-		d, h, m := median(variants[0].samples), median(variants[1].samples), median(variants[2].samples)
-		fmt.Printf("| %s | %s | %s | %s | %s (%d B) | %.1fx faster | %.2fx |\n", q.name,
-			cell(variants[0].samples), cell(variants[1].samples), cell(variants[2].samples), cell(variants[3].samples), size,
-			float64(d)/float64(h), float64(m)/float64(d))
 	}
 
 	// A write that invalidates a cached point read, against the plain pool.
