@@ -208,10 +208,18 @@ func benchReads(ctx context.Context, name string, direct, cached func() error, r
 		return err
 	}
 	d, h, m := median(variants[0].samples), median(variants[1].samples), median(variants[2].samples)
-	fmt.Printf("| %s | %s | %s | %s | %s (%d B) | %.1fx faster | %.2fx |\n", name,
+	fmt.Printf("| %s | %s | %s | %s | %s (%d B) | %s | %.2fx |\n", name,
 		cell(variants[0].samples), cell(variants[1].samples), cell(variants[2].samples), cell(variants[3].samples), size,
-		float64(d)/float64(h), float64(m)/float64(d))
+		speed(d, h), float64(m)/float64(d))
 	return nil
+}
+
+// speed says how much faster (or slower) than base a time is.
+func speed(base, t time.Duration) string {
+	if t <= base {
+		return fmt.Sprintf("%.1fx faster", float64(base)/float64(t))
+	}
+	return fmt.Sprintf("%.1fx slower", float64(t)/float64(base))
 }
 
 func median(s []time.Duration) time.Duration { return pct(s, 50) }
