@@ -72,16 +72,17 @@ func tortureWritePgx(ctx context.Context, pool *cacheops.Pool, r *rand.Rand, log
 			commit(rows)
 		}
 		return err
-	case 1: // a move through Exec, its row read back afterwards
+	case 1: // a move through Exec, of the version read just before
 		kind = "pgx move"
-		if _, err := pool.Exec(ctx, "UPDATE torture SET grp = $2, version = version + 1 WHERE id = $1", id, r.IntN(4)); err != nil {
+		var ver int
+		if err := pool.QueryRow(ctx, "SELECT version FROM torture WHERE id = $1 FOR SHARE", id).Scan(&ver); err != nil {
 			return err
 		}
-		// Versions only grow: the row as read now is at least what the Exec
-		// committed, and it committed before start of that read.
-		rows, err := scanPgxRows(pool.Query(ctx, "SELECT id, grp, version FROM torture WHERE id = $1 FOR SHARE", id))
-		if err == nil {
-			commit(rows)
+		grp := r.IntN(4)
+		tag, err := pool.Exec(ctx, "UPDATE torture SET grp = $2, version = version + 1 WHERE id = $1 AND version = $3", id, grp, ver)
+		if err == nil && tag.RowsAffected() == 1 {
+			// Only this statement can have made version ver+1.
+			commit([]tRow{{ID: id, Grp: grp, Ver: ver + 1}})
 		}
 		return err
 	case 2: // a batch of two updates, one of a whole group

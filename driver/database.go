@@ -43,36 +43,52 @@ func newDatabase(id, prefix string) *database {
 }
 
 // readKeys returns every stamp a read depends on with these arguments (its
-// relations', then per conjunction the conjunction's and its scheme's) and
-// the schemes it must register before it runs the query.
-func (d *database) readKeys(p *plan, args []driver.NamedValue) ([]string, []lua.Registration) {
+// relations', then per conjunction the conjunction's and, once per scheme,
+// the scheme's) and the conjunctions they came from, for the registrations
+// a miss makes (a hit needs none: registrations builds them then).
+func (d *database) readKeys(p *plan, args []driver.NamedValue) ([]string, []keys.ConjInstance) {
 	inst := keys.Instantiate(p.Conjs, args, p.MaxInList)
 	stamps := make([]string, 0, len(p.stamps)+2*len(inst))
 	stamps = append(stamps, p.stamps...)
-	seen := map[string]bool{}
-	var regs []lua.Registration
-	regIndex := map[string]int{}
-	for _, c := range inst {
+	for i, c := range inst {
 		stamps = append(stamps, d.conjStamp(c.Rel, c.Scheme, c.Values))
-		if c.Scheme != "" && !seen[c.Rel+"\x00"+c.Scheme] {
+		if c.Scheme != "" && firstScheme(inst, i) {
 			stamps = append(stamps, d.schemeStamp(c.Rel, c.Scheme))
 		}
-		if seen[c.Rel+"\x00"+c.Scheme] {
-			continue
-		}
-		seen[c.Rel+"\x00"+c.Scheme] = true
-		i, ok := regIndex[c.Rel]
-		if !ok {
-			i = len(regs)
-			regIndex[c.Rel] = i
-			regs = append(regs, lua.Registration{Set: d.schemesSet(c.Rel), TableStamp: d.stamp(c.Rel)})
-		}
-		regs[i].Schemes = append(regs[i].Schemes, c.Scheme)
 	}
 	// One order in every process: an entry's header lists its stamps' tokens
 	// in this order, and the analysis walks the tree in no fixed order.
 	sort.Strings(stamps[len(p.stamps):])
-	return stamps, regs
+	return stamps, inst
+}
+
+// firstScheme reports whether inst[i] is the first of its relation and
+// scheme (a read has a handful: a scan beats a map).
+func firstScheme(inst []keys.ConjInstance, i int) bool {
+	for _, c := range inst[:i] {
+		if c.Rel == inst[i].Rel && c.Scheme == inst[i].Scheme {
+			return false
+		}
+	}
+	return true
+}
+
+// registrations are the schemes a miss registers before it runs the query,
+// per relation.
+func (d *database) registrations(inst []keys.ConjInstance) []lua.Registration {
+	var regs []lua.Registration
+	for i, c := range inst {
+		if !firstScheme(inst, i) {
+			continue
+		}
+		j := slices.IndexFunc(regs, func(r lua.Registration) bool { return r.Set == d.schemesSet(c.Rel) })
+		if j < 0 {
+			j = len(regs)
+			regs = append(regs, lua.Registration{Set: d.schemesSet(c.Rel), TableStamp: d.stamp(c.Rel)})
+		}
+		regs[j].Schemes = append(regs[j].Schemes, c.Scheme)
+	}
+	return regs
 }
 
 // plan is a resolved plan with its Redis keys built once.

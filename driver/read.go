@@ -96,13 +96,13 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		stats.Passthrough.Add(1)
 		return f.run(ctx) // Redis is down: no call, no timeout to wait for
 	}
-	stamps, regs := c.sess.db.readKeys(p, args)
+	stamps, inst := c.sess.db.readKeys(p, args)
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
 	defer cancel()
 	payload, tokens, err := c.cfg.Store.Lookup(lctx, key, stamps)
 	if err == nil && payload == nil {
 		// A miss: register the schemes and read the stamps before the query.
-		tokens, err = c.cfg.Store.Register(lctx, regs, stamps, 2*c.cfg.TTL)
+		tokens, err = c.cfg.Store.Register(lctx, c.sess.db.registrations(inst), stamps, 2*c.cfg.TTL)
 	}
 	if ctx.Err() == nil {
 		c.cfg.breaker.record(err) // the caller giving up says nothing of Redis
