@@ -9,5 +9,10 @@
 // and a replayed result answers every column question (ColumnTypes) exactly
 // as the original rows did.
 //
+// PgxConn gives a pgx connection the same state and the same read and write
+// paths under pgx's own interface (the root package's WrapPool): one code
+// for both, generic over the result form (driver values recorded as a
+// serialize.Result, or pgx's raw values as a serialize.Wire).
+//
 // Most programs use the root package cacheops instead of this one.
 package driver
