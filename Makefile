@@ -6,7 +6,7 @@ export CACHEOPS_TEST_REDIS ?= redis://127.0.0.1:6379/9
 export CACHEOPS_TEST_CLUSTER ?= redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003
 BENCHTIME ?= 2s
 
-.PHONY: test demo bench services lint fuzz torture
+.PHONY: test demo bench services lint fuzz torture profile
 
 ## test: start the servers if needed, vet, check formatting, fuzz briefly, run every test with -race.
 test: services lint
@@ -25,6 +25,12 @@ demo: services
 ## bench: the comparison table (direct pgx, cacheops hit and miss, raw Redis GET).
 bench: services
 	$(GO) run ./cmd/cacheops-bench -time $(BENCHTIME)
+
+## profile: CPU and allocation profiles of the hit, miss and write benchmarks (go tool pprof cpu.out).
+profile: services
+	$(GO) test -run '^$$' -bench 'BenchmarkRead|BenchmarkMissAndWrite|BenchmarkPoolRead' -benchmem -benchtime 3s \
+		-cpuprofile cpu.out -memprofile mem.out .
+	@echo "go tool pprof -top cacheops.test cpu.out; go tool pprof -sample_index=alloc_objects -top cacheops.test mem.out"
 
 ## torture: the consistency torture test for as long as asked (make torture DURATION=10m).
 DURATION ?= 2m

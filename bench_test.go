@@ -1,6 +1,7 @@
 package cacheops_test
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -26,6 +27,45 @@ func BenchmarkRead(b *testing.B) {
 			}
 			if e.cache.Stats().Hits < int64(b.N) {
 				b.Fatalf("not all hits: %+v", e.cache.Stats())
+			}
+		})
+	}
+}
+
+// A miss (each iteration reads an id not read before) and an autocommit
+// UPDATE by primary key invalidating a cached read, with allocations.
+func BenchmarkMissAndWrite(b *testing.B) {
+	e := newFixture(b)
+	b.Run("miss", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			rows(b, e.db, "SELECT id, title FROM post WHERE id = $1", 1000+i)
+		}
+	})
+	b.Run("write", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			rows(b, e.db, "SELECT id, title FROM post WHERE id = $1", 1) // something to invalidate
+			b.StartTimer()
+			mustExec(b, e.db, "UPDATE post SET title = $1 WHERE id = 1", fmt.Sprint(i))
+		}
+	})
+}
+
+// The same point read through pgx's own interface: a plain pgxpool and a
+// WrapPool hit.
+func BenchmarkPoolRead(b *testing.B) {
+	e := newFixture(b)
+	pool, raw := e.pools()
+	const q = "SELECT id, title, category_id, visible FROM post WHERE id = $1"
+	for name, db := range map[string]pgxDB{"direct": raw, "hit": pool} {
+		b.Run(name, func(b *testing.B) {
+			pgxRead(b, db, q, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				pgxRead(b, db, q, 1)
 			}
 		})
 	}
