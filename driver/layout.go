@@ -73,17 +73,25 @@ func (l *layout) bucket(rel string) int { return int(fnv32(l.id, rel) % buckets)
 
 // stamp returns a relation's table stamp key.
 func (l *layout) stamp(rel string) string {
-	return l.tags[l.bucket(rel)] + "s:" + l.id + ":" + rel
+	var buf [128]byte
+	return string(l.appendStamp(buf[:0], rel))
+}
+
+func (l *layout) appendStamp(b []byte, rel string) []byte {
+	b = append(append(b, l.tags[l.bucket(rel)]...), "s:"...)
+	return append(append(append(b, l.id...), ':'), rel...)
 }
 
 // Keys derived from a relation's stamp key. Relation keys end in a quote, so
 // these suffixes cannot make another relation's key.
 func (l *layout) conjStamp(rel, scheme string, values []string) string {
-	return l.stamp(rel) + ":c:" + keys.ConjID(scheme, values)
+	var buf [192]byte
+	return string(keys.AppendConjID(append(l.appendStamp(buf[:0], rel), ":c:"...), scheme, values))
 }
 
 func (l *layout) schemeStamp(rel, scheme string) string {
-	return l.stamp(rel) + ":k:" + keys.ConjID(scheme, nil)
+	var buf [192]byte
+	return string(keys.AppendConjID(append(l.appendStamp(buf[:0], rel), ":k:"...), scheme, nil))
 }
 
 func (l *layout) schemesSet(rel string) string { return l.stamp(rel) + ":schemes" }

@@ -54,39 +54,51 @@ func SchemeColumns(scheme string) []string {
 // its scheme and values, so that any text value makes a short, safe key. The
 // reader and the writer both name stamps through it.
 func ConjID(scheme string, values []string) string {
-	h := sha256.New()
-	h.Write([]byte(scheme))
+	var buf [32]byte
+	return string(AppendConjID(buf[:0], scheme, values))
+}
+
+// AppendConjID appends ConjID's text to dst, hashing on the stack: it is on
+// every read's path.
+func AppendConjID(dst []byte, scheme string, values []string) []byte {
+	var in [256]byte
+	b := append(in[:0], scheme...)
 	for _, v := range values {
-		h.Write([]byte{1})
-		h.Write([]byte(v))
+		b = append(append(b, 1), v...)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return hex.AppendEncode(dst, sum[:16])
 }
 
 // Instantiate fills conjunction templates with the call's arguments. A term
 // whose argument has no canonical form is dropped (the conjunction grows
 // broader); a conjunction that asks one column for two different values
-// matches no row and is left out.
+// matches no row and is left out. It runs on every read: assignments are
+// short slices kept sorted by column, never changed once made (so equal
+// ones share memory), not maps.
 func Instantiate(conjs []Conj, args []driver.NamedValue, maxIn int) []ConjInstance {
 	var out []ConjInstance
 	for _, c := range conjs {
-		partial := []map[string]string{{}}
+		partial := [][]colValue{nil}
 		for _, t := range c.Terms {
 			vals := termValues(t, args, maxIn)
 			if vals == nil {
 				continue // dropped
 			}
-			var next []map[string]string
+			next := make([][]colValue, 0, len(partial)*len(vals))
 			for _, p := range partial {
+				i := sort.Search(len(p), func(i int) bool { return p[i].col >= t.Col })
+				has := i < len(p) && p[i].col == t.Col
 				for _, v := range vals {
-					if old, ok := p[t.Col]; ok && old != v {
+					switch {
+					case has && p[i].value != v:
 						continue // contradiction: matches nothing
+					case has:
+						next = append(next, p)
+						continue
 					}
-					q := make(map[string]string, len(p)+1)
-					for k, x := range p {
-						q[k] = x
-					}
-					q[t.Col] = v
+					q := make([]colValue, 0, len(p)+1)
+					q = append(append(append(q, p[:i]...), colValue{t.Col, v}), p[i:]...)
 					next = append(next, q)
 				}
 			}
@@ -98,6 +110,9 @@ func Instantiate(conjs []Conj, args []driver.NamedValue, maxIn int) []ConjInstan
 	}
 	return out
 }
+
+// colValue is one column's value in an assignment.
+type colValue struct{ col, value string }
 
 func termValues(t Term, args []driver.NamedValue, maxIn int) []string {
 	if t.Param == 0 {
@@ -138,15 +153,11 @@ func termValues(t Term, args []driver.NamedValue, maxIn int) []string {
 	return vals
 }
 
-func instance(rel string, p map[string]string) ConjInstance {
-	cols := make([]string, 0, len(p))
-	for c := range p {
-		cols = append(cols, c)
-	}
-	sort.Strings(cols)
-	vals := make([]string, len(cols))
-	for i, c := range cols {
-		vals[i] = p[c]
+func instance(rel string, p []colValue) ConjInstance {
+	cols := make([]string, len(p))
+	vals := make([]string, len(p))
+	for i, cv := range p {
+		cols[i], vals[i] = cv.col, cv.value
 	}
 	return ConjInstance{Rel: rel, Scheme: SchemeOf(cols), Values: vals}
 }
