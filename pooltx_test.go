@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cacheops/cacheops"
 )
@@ -269,4 +270,29 @@ func TestPoolWritesOutsideAndInvalidateTables(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.pgxMiss(pool, "outside again", q, 1)
+}
+
+// A pool on the simple protocol (PgBouncer's transaction mode) captures and
+// invalidates the same: pgx inlines the arguments into the captured SQL.
+func TestPoolOnTheSimpleProtocol(t *testing.T) {
+	e := newFixture(t)
+	pool, _ := e.pools(func(c *pgxpool.Config) { c.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol })
+	ctx := e.ctx
+	const q = "SELECT title FROM post WHERE id = $1"
+	e.pgxMiss(pool, "Cacheops", q, 1)
+	e.pgxMiss(pool, "Perl 6", q, 3)
+	if _, err := pool.Exec(ctx, "UPDATE post SET title = $1 WHERE id = $2", "simple", 1); err != nil {
+		t.Fatal(err)
+	}
+	e.pgxMiss(pool, "simple", q, 1)
+	e.pgxHit(pool, "Perl 6", q, 3)
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "UPDATE post SET title = $1 WHERE id = $2", "simple tx", 3)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pgxMiss(pool, "simple tx", q, 3)
+	e.pgxHit(pool, "simple", q, 1)
 }
