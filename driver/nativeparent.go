@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // pgxParent lets a pgx connection stand where a Conn expects a
@@ -127,7 +126,3 @@ func (r *pgxParentRows) Next(dest []driver.Value) error {
 	}
 	return nil
 }
-
-// txStatus is the transaction status of the connection's last
-// ReadyForQuery.
-func txStatus(conn *pgconn.PgConn) byte { return conn.TxStatus() }

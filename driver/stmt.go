@@ -65,24 +65,8 @@ func (s *Stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 		//lint:ignore SA1019 the parent offers nothing else
 		res, err = s.parent.Exec(vals)
 	}
-	params, _ := stmtParams(args)
-	s.conn.after(ctx, p, err, p.changes(params))
+	s.conn.after(ctx, p, err, p.changes(args))
 	return res, err
-}
-
-// stmtParams are a prepared statement's parameters as the analysis reads
-// them, with pgx's leading options (which pgx's driver passes on) taken
-// off, and the options' part of an entry key.
-func stmtParams(args []driver.NamedValue) ([]driver.NamedValue, string) {
-	if len(args) == 0 || !isPgxOption(args[0].Value) {
-		return args, ""
-	}
-	vals := make([]any, len(args))
-	for i, a := range args {
-		vals[i] = a.Value
-	}
-	o, n := takeOptions(vals, false)
-	return namedParams(vals[n:]), "\x00opts\x00" + o.key
 }
 
 // QueryContext implements driver.StmtQueryContext.
@@ -92,14 +76,15 @@ func (s *Stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 		plain = func(ctx context.Context, _ string) (driver.Rows, error) { return q.QueryContext(ctx, s.query, args) }
 	}
 	p := s.conn.plan(ctx, s.query)
-	params, ns := stmtParams(args)
 	f := sqlForm{runQ: s.run(args), plainQ: plain, text: s.query}
 	capt := s.capture
 	if capt != nil && p.captureOff.Load() && plain != nil {
 		// Prepared with a capture PostgreSQL refuses: run as written.
 		f.runQ, capt = plain, nil
 	}
-	return statement(s.conn, ctx, p, s.query, ns, params, capt, f)
+	// database/sql checks the arguments against NumInput: pgx's options
+	// cannot reach a prepared statement.
+	return statement(s.conn, ctx, p, s.query, "", args, capt, f)
 }
 
 // run runs the prepared statement, whatever text it is asked for: it runs
