@@ -205,8 +205,10 @@ type Stats = cdriver.StatsSnapshot
 // when the one it was given named a cluster node).
 func (c *Cache) Redis() redis.UniversalClient { return c.cfg.Store.Client() }
 
-// Close closes the Redis client if the Cache created it.
+// Close waits for the entries being stored in the background, then closes
+// the Redis client if the Cache created it.
 func (c *Cache) Close() error {
+	c.cfg.Settle()
 	err := c.cfg.Store.Close()
 	if c.ownsRedis {
 		err = errors.Join(err, c.rdb.Close())

@@ -104,14 +104,22 @@ func TestClusterStoreStepsAcrossSlots(t *testing.T) {
 	}
 	var checks []lua.Check
 	for i, k := range schema {
-		checks = append(checks, lua.Check{Key: k, Token: st[i*lua.TokenLen : (i+1)*lua.TokenLen]})
+		checks = append(checks, lua.SchemaCheck(k, st[i*lua.TokenLen:(i+1)*lua.TokenLen]))
 	}
-	if cur, _, err := s.InvalidateChecked(ctx, checks, stamps[:3]); err != nil || !cur {
-		t.Fatalf("current taken as old: %v %v", cur, err)
+	// And a schemes set's copy, in a slot of its own.
+	sets, err := s.Schemes(ctx, []string{"{t1}schemes", "{e}schemes"})
+	if err != nil || len(sets[0].Schemes) != 2 || sets[1].Size != 0 {
+		t.Fatalf("schemes across slots: %+v %v", sets, err)
+	}
+	checks = append(checks, lua.SetCheck("{t1}schemes", sets[0]), lua.SetCheck("{e}schemes", sets[1]))
+	if failed, _, err := s.InvalidateChecked(ctx, checks, stamps[:3]); err != nil || len(failed) != 0 {
+		t.Fatalf("current taken as old: %v %v", failed, err)
 	}
 	rdb.Del(ctx, "{c}sch")
-	if cur, _, err := s.InvalidateChecked(ctx, checks, stamps[:3]); err != nil || cur {
-		t.Fatalf("a schema change in one slot went unseen: %v %v", cur, err)
+	rdb.SAdd(ctx, "{e}schemes", "x")
+	failed, _, err := s.InvalidateChecked(ctx, checks, stamps[:3])
+	if err != nil || len(failed) != 2 || failed[0].Check != 2 || failed[1].Check != 5 || failed[1].Set.Schemes[0] != "x" {
+		t.Fatalf("a schema change and a new set, each in one slot, went unseen: %v %v", failed, err)
 	}
 }
 

@@ -1,6 +1,10 @@
 package cacheops
 
-import "github.com/redis/go-redis/v9"
+import (
+	"github.com/redis/go-redis/v9"
+
+	cdriver "github.com/cacheops/cacheops/driver"
+)
 
 // DisableInvalidationForTesting lets the torture test prove that its checker
 // catches the stale reads a cache without invalidation serves.
@@ -8,3 +12,7 @@ func DisableInvalidationForTesting(c *Cache, off bool) { c.cfg.DisableInvalidati
 
 // ClientFromURLForTesting builds the client a Redis URL names, as New does.
 func ClientFromURLForTesting(url string) (redis.UniversalClient, error) { return clientFromURL(url) }
+
+// SettleForTesting waits for every entry being stored in the background, by
+// any Cache: a test that looks at Redis or at Stores sees them.
+func SettleForTesting() { (*cdriver.Config)(nil).Settle() }

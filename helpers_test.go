@@ -60,6 +60,7 @@ func singleNodeOnly(t *testing.T) {
 
 // keys lists the keys matching pattern on every master.
 func (e *env) keys(pattern string) []string {
+	cacheops.SettleForTesting()
 	var out []string
 	var mu sync.Mutex
 	each := func(ctx context.Context, c *redis.Client) error {

@@ -109,8 +109,13 @@ func (c *Config) Init() *Config {
 	return c
 }
 
-// Stats returns a snapshot of the counters.
-func (c *Config) Stats() StatsSnapshot { return c.stats.snapshot() }
+// Stats returns a snapshot of the counters, once the stores in flight when
+// it is called have landed (each is bounded by RedisTimeout): a miss's
+// store is counted by the time the miss is.
+func (c *Config) Stats() StatsSnapshot {
+	c.Settle()
+	return c.stats.snapshot()
+}
 
 // analyse returns the cached analysis of sql: the hot path never parses.
 func (c *Config) analyse(sql string) *keys.Analysis {

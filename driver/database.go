@@ -31,6 +31,11 @@ type database struct {
 
 	privileges privileges
 
+	// schemes holds, per relation, the schemes set as this process' writers
+	// last read it (*schemesCopy): invalidations check it is still current
+	// rather than reading it every time.
+	schemes sync.Map
+
 	mu    sync.Mutex
 	gen   atomic.Uint64
 	plans map[string]*lru.Cache[string, *plan] // session fingerprint → plans
@@ -115,6 +120,27 @@ type plan struct {
 	// schemaToken is the catalog's Token ("" when planned without a
 	// catalog): its reads and writes are checked against the schema stamp.
 	schemaToken string
+	// misses rises with each lookup that misses and falls with each hit
+	// (within 0..maxMisses): a read that mostly misses looks up and
+	// registers in one round trip, one that mostly hits by a plain MGET.
+	misses atomic.Int32
+}
+
+const maxMisses = 4
+
+// mostlyMisses reports whether the plan's recent lookups mostly missed.
+func (p *plan) mostlyMisses() bool { return p.misses.Load() > maxMisses/2 }
+
+// observeLookup counts a lookup's outcome; racing updates may be lost, which
+// only delays the switch.
+func (p *plan) observeLookup(hit bool) {
+	n := p.misses.Load()
+	switch {
+	case hit && n > 0:
+		p.misses.Store(n - 1)
+	case !hit && n < maxMisses:
+		p.misses.Store(n + 1)
+	}
 }
 
 func (d *database) newPlan(p *keys.Plan, cat *catalog.Catalog, cfg *Config) *plan {
@@ -181,17 +207,18 @@ func (d *database) wideStamps(changes []keys.Change, global bool) []string {
 }
 
 // invalidationStamps turns changes into the stamps to delete. For a relation
-// known by row images it reads the schemes readers registered (one round
-// trip for all relations) and deletes, for every scheme and image, the
-// conjunction's stamp, or the scheme's when the image does not know one of
-// its columns; a relation without a schemes set, or changed whole, loses its
-// table stamp. If the schemes cannot be read every relation goes whole.
-func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, changes []keys.Change, global bool) []string {
-	var out []string
+// known by row images it takes the schemes readers registered from this
+// process' copy of the relation's schemes set (reading the sets it has no
+// copy of in one round trip) and deletes, for every
+// scheme and image, the conjunction's stamp, or the scheme's when the image
+// does not know one of its columns; a relation without a schemes set, or
+// changed whole, loses its table stamp. checks (one per granular change, in
+// order) let the invalidation tell whether each copy was current. If the
+// sets cannot be read every relation goes whole.
+func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, changes []keys.Change, global bool) (out []string, checks []lua.Check, granular []keys.Change) {
 	if global {
 		out = append(out, d.globalStamps[:]...)
 	}
-	var granular []keys.Change
 	for _, c := range changes {
 		if c.Wide || c.Rel == keys.SchemaKey {
 			out = d.wholeStamps(out, c.Rel)
@@ -200,19 +227,11 @@ func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, cha
 		}
 	}
 	if len(granular) == 0 {
-		return out
+		return out, nil, nil
 	}
-	sets := make([]string, len(granular))
-	for i, c := range granular {
-		sets[i] = d.schemesSet(c.Rel)
-	}
-	var schemes [][]string
-	var err error
-	if store != nil {
-		schemes, err = store.Schemes(ctx, sets)
-	}
-	if store == nil || err != nil {
-		return append(out, d.wideStamps(granular, false)...)
+	copies, err := d.schemesOf(ctx, store, granular)
+	if err != nil {
+		return append(out, d.wideStamps(granular, false)...), nil, nil
 	}
 	seen := map[string]bool{}
 	add := func(k string) {
@@ -221,23 +240,26 @@ func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, cha
 			out = append(out, k)
 		}
 	}
+	checks = make([]lua.Check, len(granular))
 	for i, c := range granular {
-		if len(schemes[i]) == 0 {
+		set := copies[i]
+		checks[i] = lua.SetCheck(d.schemesSet(c.Rel), set.SchemesSet)
+		if len(set.Schemes) == 0 {
 			add(d.stamp(c.Rel))
 			continue
 		}
 		add(d.conjStamp(c.Rel, "", nil))
-		for _, scheme := range schemes[i] {
+		for j, scheme := range set.Schemes {
 			if scheme == "" {
 				continue
 			}
-			cols := keys.SchemeColumns(scheme)
+			cols := set.cols[j]
 			for _, img := range c.Images {
 				vals := make([]string, len(cols))
 				known := true
-				for j, col := range cols {
+				for k, col := range cols {
 					v, ok := img[col]
-					vals[j], known = v, known && ok
+					vals[k], known = v, known && ok
 				}
 				if !known {
 					add(d.schemeStamp(c.Rel, scheme))
@@ -247,7 +269,7 @@ func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, cha
 			}
 		}
 	}
-	return out
+	return out, checks, granular
 }
 
 func (d *database) plansFor(fingerprint string) (*lru.Cache[string, *plan], uint64) {

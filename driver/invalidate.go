@@ -36,14 +36,16 @@ func (c *Config) schemaToken(ctx context.Context, db *database) string {
 }
 
 // invalidate applies a finished write's changes: it turns them into stamps
-// (reading the schemes of the relations known by rows) and deletes them,
-// together with any invalidation still undelivered. One that cannot be
-// delivered is kept; until it is, this process serves no hits at all
-// (correct, if coarse) and retries on later reads and writes. schemaToken is
-// the Token of the catalog the write was planned with (or "" when none): if
-// the schema stamp holds another, the schema changed since and the plan may
-// have missed triggers, cascades or views, so the whole database goes and
-// the catalog is reloaded.
+// (using this process' copies of the schemes sets of the relations known by
+// rows) and deletes them, together with any invalidation still undelivered,
+// in one round trip that also checks the copies are current; a relation
+// whose copy was not is read again and invalidated in a second trip. One
+// that cannot be delivered is kept; until it is, this process serves no hits
+// at all (correct, if coarse) and retries on later reads and writes.
+// schemaToken is the Token of the catalog the write was planned with (or ""
+// when none): if the schema stamp holds another, the schema changed since
+// and the plan may have missed triggers, cascades or views, so the whole
+// database goes and the catalog is reloaded.
 func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Change, global bool, schemaToken string) {
 	if c.Store == nil || (len(changes) == 0 && !global) || c.noInvalidation.Load() {
 		return
@@ -54,7 +56,7 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	// up now.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
 	defer cancel()
-	stamps := db.invalidationStamps(ctx, c.Store, changes, global)
+	stamps, setChecks, granular := db.invalidationStamps(ctx, c.Store, changes, global)
 	if len(stamps) == 0 {
 		return
 	}
@@ -65,19 +67,70 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	if schemaToken != "" && !global {
 		checks = db.checks(changes, schemaToken) // else nothing to learn: everything goes anyway
 	}
-	current, undelivered, err := c.Store.InvalidateChecked(ctx, checks, all)
-	if err == nil && !current {
+	schemaChecks := len(checks)
+	checks = append(checks, setChecks...)
+	stale, undelivered, err := c.Store.InvalidateChecked(ctx, checks, all)
+	var outdated []keys.Change
+	schemaOld := false
+	for _, st := range stale {
+		if st.Check < schemaChecks {
+			schemaOld = true
+			continue
+		}
+		ch := granular[st.Check-schemaChecks]
+		db.rememberSchemes(ch.Rel, st.Set)
+		outdated = append(outdated, ch)
+	}
+	switch {
+	case err != nil:
+	case schemaOld:
 		db.schemaChanged()
 		c.stats.Invalidations.Add(buckets)
 		undelivered, err = c.Store.Invalidate(ctx, db.globalStamps[:])
+	case len(outdated) > 0:
+		var more []string
+		more, err = c.redeliver(ctx, db, outdated)
+		undelivered = append(undelivered, more...)
 	}
 	c.recordDelivery(err)
-	if err != nil && len(checks) > 0 {
+	if err != nil && schemaChecks > 0 {
 		// Whether the write was planned with a current catalog is unknown
 		// now: when Redis is back, assume it was not.
 		undelivered = append(undelivered, db.globalStamps[:]...)
 	}
+	if err != nil && len(setChecks) > 0 {
+		// Nor is whether the copies of the schemes sets were current: the
+		// relations go whole.
+		undelivered = append(undelivered, db.wideStamps(granular, false)...)
+	}
 	c.settleUndelivered(db, pending, undelivered)
+}
+
+// redeliver invalidates changes whose copies of the schemes sets were out
+// of date (a reader registered a scheme, or a set was lost): the failed
+// check brought the sets as they are, so this is one more round trip,
+// checked again; after a few rounds that keep losing the race with readers
+// the relations go whole.
+func (c *Config) redeliver(ctx context.Context, db *database, changes []keys.Change) ([]string, error) {
+	for range 3 {
+		stamps, checks, granular := db.invalidationStamps(ctx, c.Store, changes, false)
+		c.stats.Invalidations.Add(int64(len(stamps)))
+		stale, undelivered, err := c.Store.InvalidateChecked(ctx, checks, stamps)
+		if err != nil || len(stale) == 0 {
+			if err != nil && len(checks) > 0 {
+				undelivered = append(undelivered, db.wideStamps(granular, false)...)
+			}
+			return undelivered, err
+		}
+		changes = changes[:0:0]
+		for _, st := range stale {
+			db.rememberSchemes(granular[st.Check].Rel, st.Set)
+			changes = append(changes, granular[st.Check])
+		}
+	}
+	wide := db.wideStamps(changes, false)
+	c.stats.Invalidations.Add(int64(len(wide)))
+	return c.Store.Invalidate(ctx, wide)
 }
 
 // invalidateAmbiguous invalidates the changes of a write whose outcome is

@@ -127,7 +127,7 @@ func (l *layout) checks(changes []keys.Change, token string) []lua.Check {
 		}
 		if b := l.bucket(c.Rel); !seen[b] {
 			seen[b] = true
-			out = append(out, lua.Check{Key: l.schemaStamps[b], Token: schemaToken(token, b)})
+			out = append(out, lua.SchemaCheck(l.schemaStamps[b], schemaToken(token, b)))
 		}
 	}
 	return out

@@ -24,7 +24,7 @@ type flight struct {
 // equal tokens mean no invalidation of their stamps landed after the
 // leader read them, so no write that finished before a waiter started can be
 // missing from the leader's snapshot. The leader reads the whole result (up
-// to MaxRows), stores it behind the stale-fill guard, and everyone gets a
+// to MaxRows), stores it behind the stale-fill guard (in the background), and everyone gets a
 // replay. A larger result streams on to the leader's caller and is neither
 // stored nor shared. Entries of the two forms have keys of their own, so a
 // flight only ever holds its own form's recording.
@@ -32,10 +32,12 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 	var own R
 	streamed := false
 	v, err, call, led := c.cfg.flights.lead(key+"\x00"+tokens, func() (*flight, error) {
+		unlock := func() {}
+		defer func() { unlock() }() // unless the store releases it once done
 		if c.wantsFillLock(ctx, p) {
 			// Across processes: one fills, the others wait for its entry.
-			payload, release := c.awaitFill(ctx, key, stamps)
-			defer release()
+			var payload []byte
+			payload, unlock = c.awaitFill(ctx, key, stamps)
 			if payload != nil {
 				if rec, err := f.decode(payload); err == nil && f.fits(rec) {
 					c.cfg.stats.Shared.Add(1)
@@ -54,7 +56,8 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 			return nil, errNotShared
 		}
 		if ended == nil {
-			c.store(ctx, key, stamps, tokens, func() ([]byte, error) { return f.encode(rec) })
+			c.storeLater(ctx, key, stamps, tokens, func() ([]byte, error) { return f.encode(rec) }, unlock)
+			unlock = func() {}
 		} else {
 			c.cfg.stats.Uncached.Add(1)
 		}
@@ -91,24 +94,18 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 	return f.replay(rec, nil), nil
 }
 
-// store encodes a result and stores it if its stamps still hold the tokens
-// read before the query ran.
-func (c *Conn) store(ctx context.Context, key string, stamps []string, tokens string, encode func() ([]byte, error)) {
-	cfg := c.cfg
-	payload, err := encode()
-	if err != nil {
-		cfg.stats.Uncached.Add(1)
-		return
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.RedisTimeout)
+// put stores an encoded result if its stamps still hold the tokens read
+// before the query ran.
+func (c *Config) put(ctx context.Context, key string, stamps []string, tokens string, payload []byte) {
+	sctx, cancel := context.WithTimeout(ctx, c.RedisTimeout)
 	defer cancel()
-	stored, err := cfg.Store.Put(sctx, key, stamps, tokens, payload, cfg.TTL)
+	stored, err := c.Store.Put(sctx, key, stamps, tokens, payload, c.TTL)
 	switch {
 	case err != nil:
-		cfg.stats.RedisErrors.Add(1)
+		c.stats.RedisErrors.Add(1)
 	case stored:
-		cfg.stats.Stores.Add(1)
+		c.stats.Stores.Add(1)
 	default:
-		cfg.stats.GuardDrops.Add(1)
+		c.stats.GuardDrops.Add(1)
 	}
 }

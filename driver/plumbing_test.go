@@ -154,6 +154,7 @@ func TestPlumbingCorruptEntryIsAMiss(t *testing.T) {
 	}
 	rdb := cfg.Store.Client()
 	ctx := context.Background()
+	cfg.Settle()
 	keys, _ := rdb.Keys(ctx, "mock:{*}e:*").Result()
 	if len(keys) != 1 {
 		t.Fatalf("keys %v", keys)

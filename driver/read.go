@@ -96,13 +96,25 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		stats.Passthrough.Add(1)
 		return f.run(ctx) // Redis is down: no call, no timeout to wait for
 	}
+	c.cfg.awaitStore(ctx, key)
 	stamps, inst := c.sess.db.readKeys(p, args)
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
 	defer cancel()
-	payload, tokens, err := c.cfg.Store.Lookup(lctx, key, stamps)
-	if err == nil && payload == nil {
-		// A miss: register the schemes and read the stamps before the query.
-		tokens, err = c.cfg.Store.Register(lctx, c.sess.db.registrations(inst), stamps, 2*c.cfg.TTL)
+	var payload []byte
+	var tokens string
+	var err error
+	if p.mostlyMisses() {
+		// Lookup and registration in one round trip.
+		payload, tokens, err = c.cfg.Store.LookupOrRegister(lctx, key, c.sess.db.registrations(inst), stamps, 2*c.cfg.TTL)
+	} else {
+		payload, tokens, err = c.cfg.Store.Lookup(lctx, key, stamps)
+		if err == nil && payload == nil {
+			// A miss: register the schemes and read the stamps before the query.
+			tokens, err = c.cfg.Store.Register(lctx, c.sess.db.registrations(inst), stamps, 2*c.cfg.TTL)
+		}
+	}
+	if err == nil {
+		p.observeLookup(payload != nil)
 	}
 	if ctx.Err() == nil {
 		c.cfg.breaker.record(err) // the caller giving up says nothing of Redis

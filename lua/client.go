@@ -32,6 +32,26 @@ type client struct {
 type clientState struct {
 	rdb     redis.UniversalClient
 	cluster bool
+	ap      atomic.Pointer[redis.AutoPipeliner] // made on first use
+	noAP    atomic.Bool                         // the client cannot make one
+}
+
+// pipeliner returns go-redis' auto-pipeliner of the client (nil if it has
+// none): concurrent commands sent through it share round trips.
+func (st *clientState) pipeliner() redis.Cmdable {
+	if ap := st.ap.Load(); ap != nil {
+		return ap
+	}
+	if st.noAP.Load() {
+		return nil
+	}
+	ap, err := st.rdb.AutoPipeline()
+	if err != nil {
+		st.noAP.Store(true)
+		return nil
+	}
+	st.ap.Store(ap)
+	return ap
 }
 
 func newClient(rdb redis.UniversalClient) *client {

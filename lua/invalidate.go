@@ -1,16 +1,52 @@
 package lua
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // MaxStampsPerCall bounds the stamps one invalidation script call deletes:
 // a bigger invalidation is sent as several calls in one pipeline (one round
 // trip), so no request grows without bound.
 const MaxStampsPerCall = 4096
 
-// Check asks the invalidation to report whether a schema stamp still holds
-// the token the writer's catalog was read under.
+// Check asks the invalidation to report whether a key is as the writer last
+// read it: a schema stamp (SchemaCheck) or a schemes set (SetCheck).
 type Check struct {
 	Key, Token string
+	// Size is -1 for a schema stamp, which must hold Token. Otherwise Key is
+	// a schemes set, which must have Size members (0: not exist), Token (its
+	// marker) among them; -2 when the writer has no copy of it (ReadSet).
+	Size int
+}
+
+// SchemaCheck: the schema stamp key must still hold token, the one the
+// writer's catalog was read under.
+func SchemaCheck(key, token string) Check { return Check{Key: key, Token: token, Size: -1} }
+
+// SetCheck: the schemes set key must still be the set the writer read.
+func SetCheck(key string, set SchemesSet) Check {
+	return Check{Key: key, Token: set.Marker, Size: set.Size}
+}
+
+// ReadSet fails always and so reports the schemes set key as it is.
+func ReadSet(key string) Check { return Check{Key: key, Size: -2} }
+
+// SchemesSet is a schemes set as a writer read it.
+type SchemesSet struct {
+	// Marker and Size identify the set and its members (SetCheck).
+	Marker string
+	Size   int
+	// Schemes are the members but the marker; none when the set does not
+	// exist (its relation must be invalidated whole).
+	Schemes []string
+}
+
+// Stale is a check that failed: the writer planned with an old catalog, or
+// its copy of a schemes set is out of date; Set is the set as it is now.
+type Stale struct {
+	Check int // an index into the checks
+	Set   SchemesSet
 }
 
 // Invalidate deletes stamps, any number of them. It returns those that may
@@ -25,20 +61,24 @@ func (s *Store) Invalidate(ctx context.Context, stamps []string) ([]string, erro
 // idempotent, so what failed is simply sent again: the stamps of the calls
 // that failed come back as undelivered (all of them, when the round trip
 // failed). Each check is read before anything of its slot is deleted;
-// current is false when one of them no longer holds its token: the writer
-// planned with an old catalog.
-func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []string) (current bool, undelivered []string, err error) {
+// stale lists those known not to hold; the checks of a call that failed
+// are in neither list.
+func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []string) (stale []Stale, undelivered []string, err error) {
 	if len(stamps) == 0 && len(checks) == 0 {
-		return true, nil, nil
+		return nil, nil, nil
 	}
 	rdb, cluster := s.client.get()
 	type part struct {
-		checks []Check
+		checks []int // indexes into checks
 		stamps []string
 	}
 	var parts []part
 	if !cluster {
-		parts = []part{{checks, stamps}}
+		all := make([]int, len(checks))
+		for i := range all {
+			all[i] = i
+		}
+		parts = []part{{all, stamps}}
 	} else {
 		at := map[int]int{}
 		slotOf := func(key string) int {
@@ -51,9 +91,9 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 			}
 			return i
 		}
-		for _, c := range checks {
+		for ci, c := range checks {
 			i := slotOf(c.Key)
-			parts[i].checks = append(parts[i].checks, c)
+			parts[i].checks = append(parts[i].checks, ci)
 		}
 		for _, k := range stamps {
 			i := slotOf(k)
@@ -62,23 +102,29 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 	}
 	var calls []*call
 	var owned [][]string // the stamps each call deletes
+	var checked [][]int  // the checks each call makes
 	for _, p := range parts {
 		first := true
 		for i := 0; first || i < len(p.stamps); i += MaxStampsPerCall {
 			chunk := p.stamps[i:min(i+MaxStampsPerCall, len(p.stamps))]
 			keys, args := chunk, []any{0}
+			var mine []int
 			if first && len(p.checks) > 0 {
+				mine = p.checks
 				keys = make([]string, 0, len(p.checks)+len(chunk))
-				args = []any{len(p.checks)}
-				for _, c := range p.checks {
-					keys = append(keys, c.Key)
-					args = append(args, c.Token)
+				args = make([]any, 0, 2+2*len(p.checks))
+				args = append(args, len(p.checks))
+				for _, ci := range p.checks {
+					keys = append(keys, checks[ci].Key)
+					args = append(args, checks[ci].Token, checks[ci].Size)
 				}
+				args = append(args, "\x00"+NewToken())
 				keys = append(keys, chunk...)
 			}
 			first = false
 			calls = append(calls, &call{script: invalidateScript, keys: keys, args: args})
 			owned = append(owned, chunk)
+			checked = append(checked, mine)
 		}
 	}
 	if s.waitReplicas > 0 {
@@ -86,15 +132,56 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 	} else {
 		err = s.runAll(ctx, rdb, calls)
 	}
-	current = true
 	for i, c := range calls {
-		n, cerr := c.cmd.Int()
+		reply, cerr := c.cmd.Slice()
 		if cerr != nil {
 			undelivered = append(undelivered, owned[i]...)
-			current = false
-		} else if n != 1 {
-			current = false
+			continue
+		}
+		for _, r := range reply {
+			st, ok := staleOf(r, checked[i], checks)
+			if !ok {
+				return nil, stamps, ErrBadReply // not this script's reply: deliver it all again
+			}
+			stale = append(stale, st)
 		}
 	}
-	return current, undelivered, err
+	return stale, undelivered, err
+}
+
+// staleOf reads one failed check of a call's reply: {i} or {i, ok,
+// members...} (i 1-based among the call's checks, mine).
+func staleOf(r any, mine []int, checks []Check) (Stale, bool) {
+	a, ok := r.([]any)
+	if !ok || len(a) == 0 {
+		return Stale{}, false
+	}
+	i, ok := a[0].(int64)
+	if !ok || i < 1 || int(i) > len(mine) {
+		return Stale{}, false
+	}
+	st := Stale{Check: mine[i-1]}
+	if checks[st.Check].Size == -1 {
+		return st, len(a) == 1
+	}
+	if len(a) < 2 {
+		return Stale{}, false
+	}
+	if isSet, _ := a[1].(int64); isSet != 1 {
+		st.Set.Size = -1 // another type under the key: matches no set
+		return st, true
+	}
+	st.Set.Size = len(a) - 2
+	for _, m := range a[2:] {
+		m, ok := m.(string)
+		switch {
+		case !ok:
+			return Stale{}, false
+		case strings.HasPrefix(m, "\x00"):
+			st.Set.Marker = m
+		default:
+			st.Set.Schemes = append(st.Set.Schemes, m)
+		}
+	}
+	return st, st.Set.Size == 0 || st.Set.Marker != ""
 }

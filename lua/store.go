@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -45,6 +46,7 @@ var ErrBadReply = errors.New("cacheops/lua: unexpected reply")
 // pipeline (one round trip of wall time), a script call per slot.
 type Store struct {
 	client       *client
+	lookups      atomic.Int32 // lookups in flight
 	waitReplicas int
 	replicas     sync.Map // node address → replicaCount, for WAIT
 }
@@ -76,11 +78,23 @@ func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payl
 	return payload, tokens, nil
 }
 
-// mget reads keys in one round trip: one MGET, or one per slot.
+// mget reads keys in one round trip: one MGET, or one per slot. While
+// other lookups are in flight it goes through go-redis' auto-pipeliner:
+// concurrent lookups then share round trips (and Redis' system calls),
+// which multiplies the hits a second Redis serves; alone, it is sent at
+// once, as the pipeliner would add latency.
 func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
-	rdb, cluster := s.client.get()
+	st := s.client.cur.Load()
+	rdb, cluster := st.rdb, st.cluster
 	if !cluster || sameSlot(keys) {
-		vals, err := rdb.MGet(ctx, keys...).Result()
+		var c redis.Cmdable = rdb
+		if s.lookups.Add(1) > 1 {
+			if ap := st.pipeliner(); ap != nil {
+				c = ap
+			}
+		}
+		vals, err := c.MGet(ctx, keys...).Result()
+		s.lookups.Add(-1)
 		s.client.observe(err)
 		if err == nil && len(vals) != len(keys) {
 			err = ErrBadReply
@@ -152,16 +166,77 @@ type Registration struct {
 // missing ones, for the guarded Put after the query. On a cluster it runs
 // one script call per slot.
 func (s *Store) Register(ctx context.Context, regs []Registration, stamps []string, ttl time.Duration) (string, error) {
+	_, tokens, err := s.register(ctx, "", regs, stamps, ttl)
+	return tokens, err
+}
+
+// LookupOrRegister is Lookup and, on a miss, Register, in one round trip
+// where the keys share a node's slot (a single node, or a read whose keys
+// share a hash tag), else in two. It costs Redis more than Lookup's MGET:
+// it is for reads that mostly miss.
+func (s *Store) LookupOrRegister(ctx context.Context, entry string, regs []Registration, stamps []string, ttl time.Duration) (payload []byte, tokens string, err error) {
+	return s.register(ctx, entry, regs, stamps, ttl)
+}
+
+// register runs register.lua; with an entry, as the lookup too.
+func (s *Store) register(ctx context.Context, entry string, regs []Registration, stamps []string, ttl time.Duration) (payload []byte, tokens string, err error) {
 	rdb, cluster := s.client.get()
 	token, secs := NewToken(), seconds(ttl)
-	if !cluster {
-		v, err := registerCall(regs, stamps, token, secs).run(ctx, rdb).Text()
-		s.client.observe(err)
-		if err == nil && len(v) != len(stamps)*TokenLen {
-			err = fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), len(stamps))
+	if cluster && !sameSlot(registerKeys(entry, regs, stamps)) {
+		if entry != "" {
+			if payload, tokens, err = s.Lookup(ctx, entry, stamps); err != nil || payload != nil {
+				return payload, tokens, err
+			}
 		}
-		return v, err
+		tokens, err = s.registerSlots(ctx, rdb, regs, stamps, token, secs)
+		return nil, tokens, err
 	}
+	c := registerCall(entry, regs, stamps, token, secs)
+	err = c.run(ctx, rdb).Err()
+	s.client.observe(err)
+	if err != nil {
+		return nil, "", err
+	}
+	return registerReply(c.cmd, len(stamps))
+}
+
+// registerReply reads register.lua's reply: a valid entry (tokens and
+// payload split) or the tokens of n stamps.
+func registerReply(cmd *redis.Cmd, n int) (payload []byte, tokens string, err error) {
+	v, err := cmd.Slice()
+	if err != nil {
+		return nil, "", err
+	}
+	var hit int64
+	var s string
+	if len(v) == 2 {
+		hit, _ = v[0].(int64)
+		s, _ = v[1].(string)
+	}
+	switch {
+	case hit == 1 && len(s) >= n*TokenLen:
+		return []byte(s[n*TokenLen:]), s[:n*TokenLen], nil
+	case hit == 0 && len(s) == n*TokenLen:
+		return nil, s, nil
+	}
+	return nil, "", fmt.Errorf("%w: %v for %d stamps", ErrBadReply, v, n)
+}
+
+// registerKeys are every key of a register call.
+func registerKeys(entry string, regs []Registration, stamps []string) []string {
+	keys := make([]string, 0, 1+2*len(regs)+len(stamps))
+	if entry != "" {
+		keys = append(keys, entry)
+	}
+	for _, r := range regs {
+		keys = append(keys, r.Set, r.TableStamp)
+	}
+	return append(keys, stamps...)
+}
+
+// registerSlots registers on a cluster whose keys spread over slots: one
+// script call per slot, in one pipeline.
+func (s *Store) registerSlots(ctx context.Context, rdb redis.UniversalClient, regs []Registration, stamps []string, token, secs string) (string, error) {
 	for _, r := range regs {
 		if Slot(r.Set) != Slot(r.TableStamp) {
 			return "", fmt.Errorf("cacheops/lua: %q and %q are in different slots", r.Set, r.TableStamp)
@@ -176,6 +251,7 @@ func (s *Store) Register(ctx context.Context, regs []Registration, stamps []stri
 		return stamps[i-len(regs)]
 	})
 	calls := make([]*call, len(groups))
+	counts := make([]int, len(groups))
 	for i, g := range groups {
 		var gregs []Registration
 		var gstamps []string
@@ -186,14 +262,14 @@ func (s *Store) Register(ctx context.Context, regs []Registration, stamps []stri
 				gstamps = append(gstamps, stamps[k-len(regs)])
 			}
 		}
-		calls[i] = registerCall(gregs, gstamps, token, secs)
+		calls[i], counts[i] = registerCall("", gregs, gstamps, token, secs), len(gstamps)
 	}
 	if err := s.runAll(ctx, rdb, calls); err != nil {
 		return "", err
 	}
 	out := make([]byte, len(stamps)*TokenLen)
 	for i, g := range groups {
-		v, err := calls[i].cmd.Text()
+		_, v, err := registerReply(calls[i].cmd, counts[i])
 		if err != nil {
 			return "", err
 		}
@@ -202,24 +278,22 @@ func (s *Store) Register(ctx context.Context, regs []Registration, stamps []stri
 			if k < len(regs) {
 				continue
 			}
-			if len(v) < (n+1)*TokenLen {
-				return "", fmt.Errorf("%w: %d token bytes", ErrBadReply, len(v))
-			}
 			k -= len(regs)
 			copy(out[k*TokenLen:], v[n*TokenLen:(n+1)*TokenLen])
 			n++
-		}
-		if len(v) != n*TokenLen {
-			return "", fmt.Errorf("%w: %d token bytes for %d stamps", ErrBadReply, len(v), n)
 		}
 	}
 	return string(out), nil
 }
 
-func registerCall(regs []Registration, stamps []string, token, ttl string) *call {
-	keys := make([]string, 0, 2*len(regs)+len(stamps))
-	args := make([]any, 0, 3+len(regs)*2)
-	args = append(args, token, ttl, len(regs))
+func registerCall(entry string, regs []Registration, stamps []string, token, ttl string) *call {
+	keys := make([]string, 0, 1+2*len(regs)+len(stamps))
+	args := make([]any, 0, 4+len(regs)*2)
+	withEntry := 0
+	if entry != "" {
+		keys, withEntry = append(keys, entry), 1
+	}
+	args = append(args, token, ttl, len(regs), withEntry)
 	for _, r := range regs {
 		keys = append(keys, r.Set)
 		args = append(args, len(r.Schemes))
@@ -295,25 +369,25 @@ func storeCall(keys []string, tokens, ttl string, value []byte) *call {
 }
 
 // Schemes reads the schemes sets of the relations a write changed, in one
-// round trip. A set that does not exist comes back nil: its relation must be
-// invalidated whole.
-func (s *Store) Schemes(ctx context.Context, sets []string) ([][]string, error) {
+// round trip (one script call per slot), marking a set that has no marker.
+func (s *Store) Schemes(ctx context.Context, sets []string) ([]SchemesSet, error) {
 	if len(sets) == 0 {
 		return nil, nil
 	}
-	rdb, _ := s.client.get()
-	pipe := rdb.Pipeline()
-	cmds := make([]*redis.StringSliceCmd, len(sets))
+	checks := make([]Check, len(sets))
 	for i, k := range sets {
-		cmds[i] = pipe.SMembers(ctx, k)
+		checks[i] = ReadSet(k)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		s.client.observe(err)
+	stale, _, err := s.InvalidateChecked(ctx, checks, nil)
+	if err != nil {
 		return nil, err
 	}
-	out := make([][]string, len(sets))
-	for i, c := range cmds {
-		out[i] = c.Val()
+	if len(stale) != len(sets) {
+		return nil, fmt.Errorf("%w: %d schemes sets for %d", ErrBadReply, len(stale), len(sets))
+	}
+	out := make([]SchemesSet, len(sets))
+	for _, st := range stale {
+		out[st.Check] = st.Set
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -112,6 +113,58 @@ func TestRegisterNewSchemesSetDeletesTheTableStamp(t *testing.T) {
 	}
 }
 
+// LookupOrRegister answers exactly what Lookup answers, and on a miss
+// registers and reads the stamps as Register does, in one call: a valid
+// entry registers nothing; an entry missing, too short, of another type, or
+// with one stamp changed or lost is a miss that registers.
+func TestLookupOrRegisterIsLookupThenRegister(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	rdb := s.Client()
+	entry, set, table := p+"e", p+"schemes", p+"table"
+	stamps := []string{table, p + "c"}
+	reg := []Registration{{Set: set, TableStamp: table, Schemes: []string{"id"}}}
+	t.Cleanup(func() { rdb.Del(ctx, entry, set, table, p+"c") })
+	lookup := func() ([]byte, string) {
+		t.Helper()
+		payload, tokens, err := s.LookupOrRegister(ctx, entry, reg, stamps, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, wantTokens, _ := s.Lookup(ctx, entry, stamps); payload != nil && (string(want) != string(payload) || wantTokens != tokens) {
+			t.Fatalf("a hit differs from Lookup's: %q %q, Lookup %q %q", payload, tokens, want, wantTokens)
+		}
+		return payload, tokens
+	}
+	payload, tokens := lookup()
+	if payload != nil || len(tokens) != 2*TokenLen || rdb.SCard(ctx, set).Val() != 1 {
+		t.Fatalf("a first miss: %q %q, set of %d", payload, tokens, rdb.SCard(ctx, set).Val())
+	}
+	if ok, err := s.Put(ctx, entry, stamps, tokens, []byte("rows"), time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	rdb.Del(ctx, set) // a hit must not register
+	if payload, got := lookup(); string(payload) != "rows" || got != tokens || rdb.Exists(ctx, set).Val() != 0 {
+		t.Fatalf("a valid entry: %q %q", payload, got)
+	}
+	rdb.Del(ctx, p+"c") // invalidated: a miss that registers and makes the stamp again
+	payload, again := lookup()
+	if payload != nil || again[:TokenLen] == tokens[:TokenLen] || again[TokenLen:] == tokens[TokenLen:] || rdb.SCard(ctx, set).Val() != 1 {
+		t.Fatalf("an invalidated entry: %q %q (was %q)", payload, again, tokens)
+	}
+	for _, v := range []any{"short", 42} {
+		rdb.Set(ctx, entry, v, time.Minute)
+		if payload, _ := lookup(); payload != nil {
+			t.Fatalf("%v was taken as an entry: %q", v, payload)
+		}
+	}
+	rdb.Del(ctx, entry)
+	rdb.RPush(ctx, entry, "foreign")
+	if payload, _ := lookup(); payload != nil {
+		t.Fatalf("a list was taken as an entry: %q", payload)
+	}
+}
+
 func TestLookupOfAForeignValueIsAMiss(t *testing.T) {
 	s, p := testStore(t)
 	ctx := context.Background()
@@ -183,15 +236,15 @@ func TestSchemaTokensAndTheWriteCheck(t *testing.T) {
 	if again, err := s.SchemaTokens(ctx, keys, time.Minute); err != nil || again != first {
 		t.Fatalf("the tokens changed without a schema change: %q %q %v", first, again, err)
 	}
-	checks := []Check{{keys[0], first[:TokenLen]}, {keys[1], first[TokenLen:]}}
-	current, _, err := s.InvalidateChecked(ctx, checks, []string{p + "a"})
-	if err != nil || !current {
-		t.Fatalf("a current catalog was taken as old: %v %v", current, err)
+	checks := []Check{SchemaCheck(keys[0], first[:TokenLen]), SchemaCheck(keys[1], first[TokenLen:])}
+	failed, _, err := s.InvalidateChecked(ctx, checks, []string{p + "a"})
+	if err != nil || len(failed) != 0 {
+		t.Fatalf("a current catalog was taken as old: %v %v", failed, err)
 	}
 	s.Client().Del(ctx, keys[1])
-	current, _, err = s.InvalidateChecked(ctx, checks, []string{p + "a"})
-	if err != nil || current {
-		t.Fatalf("a catalog older than a schema change was taken as current: %v %v", current, err)
+	failed, _, err = s.InvalidateChecked(ctx, checks, []string{p + "a"})
+	if err != nil || len(failed) != 1 || failed[0].Check != 1 {
+		t.Fatalf("a catalog older than a schema change was taken as current: %v %v", failed, err)
 	}
 	s.Client().Del(ctx, keys[0])
 	s.Client().RPush(ctx, keys[0], "foreign")
@@ -200,4 +253,89 @@ func TestSchemaTokensAndTheWriteCheck(t *testing.T) {
 		t.Fatalf("a foreign value was not replaced: %q %v", tok, err)
 	}
 	s.Client().Del(ctx, keys...)
+}
+
+// A writer's copy of a schemes set is current while the set keeps its marker
+// and its size: a scheme added, the set lost, lost and made again (by a
+// reader of this version or one that knows no markers), or a foreign value
+// under its name each fail the check. Reading marks a set that has no marker.
+func TestSchemesSetCheck(t *testing.T) {
+	s, p := testStore(t)
+	ctx := context.Background()
+	rdb := s.Client()
+	set, table := p+"schemes", p+"table"
+	t.Cleanup(func() { rdb.Del(ctx, set, table, p+"v") })
+	register := func(schemes ...string) {
+		t.Helper()
+		reg := []Registration{{Set: set, TableStamp: table, Schemes: schemes}}
+		if _, err := s.Register(ctx, reg, []string{table}, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() SchemesSet {
+		t.Helper()
+		got, err := s.Schemes(ctx, []string{set})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("%v %v", got, err)
+		}
+		return got[0]
+	}
+	current := func(cp SchemesSet) bool {
+		t.Helper()
+		failed, _, err := s.InvalidateChecked(ctx, []Check{SetCheck(set, cp)}, []string{p + "v"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(failed) == 1 {
+			// The failed check brings the set as it is: it is current.
+			if now := read(); failed[0].Set.Marker != now.Marker || failed[0].Set.Size != now.Size {
+				t.Fatalf("the failed check brought %+v, the set is %+v", failed[0].Set, now)
+			}
+		}
+		return len(failed) == 0
+	}
+	none := read()
+	if none.Size != 0 || none.Schemes != nil || !current(none) {
+		t.Fatalf("a missing set: %+v", none)
+	}
+	register("", "id")
+	if current(none) {
+		t.Fatal("a set made after the copy of a missing one was taken as current")
+	}
+	cp := read()
+	if slices.Sort(cp.Schemes); !slices.Equal(cp.Schemes, []string{"", "id"}) || cp.Size != 3 || cp.Marker == "" {
+		t.Fatalf("read %+v", cp)
+	}
+	if again := read(); again.Marker != cp.Marker || again.Size != 3 {
+		t.Fatalf("a marked set was marked again: %+v %+v", cp, again)
+	}
+	if !current(cp) {
+		t.Fatal("an unchanged set was taken as changed")
+	}
+	register("id")
+	if !current(cp) {
+		t.Fatal("registering a known scheme changed the set")
+	}
+	register("email")
+	if current(cp) {
+		t.Fatal("a scheme added went unseen")
+	}
+	cp = read()
+	rdb.Del(ctx, set)
+	if current(cp) {
+		t.Fatal("a lost set went unseen")
+	}
+	// Made again with as many members, by a process that knows no markers.
+	rdb.SAdd(ctx, set, "", "id", "email", "name")
+	if current(cp) {
+		t.Fatal("a set made again with the same size went unseen")
+	}
+	rdb.Del(ctx, set)
+	rdb.Set(ctx, set, "foreign", time.Minute)
+	if got, err := s.Schemes(ctx, []string{set}); err != nil || got[0].Size != -1 || got[0].Schemes != nil {
+		t.Fatalf("a foreign value was read as a schemes set: %+v %v", got, err)
+	}
+	if current(cp) {
+		t.Fatal("a foreign value went unseen")
+	}
 }

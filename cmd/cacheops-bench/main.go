@@ -94,7 +94,11 @@ func run(dur time.Duration, n int) error {
 		{"list query (20 rows)", "SELECT id, category, title, price, created FROM cacheops_bench.items WHERE category = $1 ORDER BY id LIMIT 20", []any{7}},
 		{fmt.Sprintf("GROUP BY over %dk rows", n/1000), "SELECT category, count(*), sum(price), max(created) FROM cacheops_bench.items GROUP BY category ORDER BY category", nil},
 	}
-	fmt.Printf("cacheops-bench: %s per query, interleaved; PostgreSQL and Redis on loopback; %s\n\n", dur, time.Now().UTC().Format("2006-01-02"))
+	fmt.Printf("cacheops-bench: %s per query, interleaved; PostgreSQL and Redis on loopback; %s\n", dur, time.Now().UTC().Format("2006-01-02"))
+	if err := benchTargets(ctx, direct, db, rdb, prefix, func() { cache.Stats() }, dur); err != nil {
+		return err
+	}
+	fmt.Println()
 	fmt.Println("| query | direct pgx | cacheops hit | cacheops miss | raw Redis GET (same bytes) | hit vs pgx | miss vs pgx |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, q := range queries {

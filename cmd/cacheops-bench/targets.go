@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// benchTargets measures every path against its floor in one interleaved
+// run and prints the table: a hit against a raw GET of a value as
+// large as its entry, a miss and a write by how many such GETs they add to
+// direct pgx, hits per second against pgx point reads at 8 and 64
+// goroutines, and the first row of a large miss against pgx's.
+func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalClient, prefix string, settle func(), dur time.Duration) error {
+	const cols = "id, category, title, price, created"
+	reads := []struct {
+		name, sql string
+		arg       any
+		target    float64
+	}{
+		{"point hit (1 row)", "SELECT " + cols + " FROM cacheops_bench.items WHERE id = $1", 4242, 1.3},
+		{"20-row hit", "SELECT " + cols + " FROM cacheops_bench.items WHERE category = $1 ORDER BY id LIMIT 20", 7, 1.3},
+		{"GROUP BY hit (100 rows: numeric sum, timestamptz max)", "SELECT category, count(*), sum(price), max(created) FROM cacheops_bench.items WHERE category < $1 GROUP BY category ORDER BY category", 1000, 1.3},
+	}
+	var variants []*variant
+	floors := map[string]*variant{}
+	hits := map[string]*variant{}
+	for _, r := range reads {
+		q := query{sql: r.sql, args: []any{r.arg}}
+		for i := 0; i < 2; i++ {
+			if err := readAll(ctx, db, q); err != nil {
+				return err
+			}
+		}
+		size, err := entrySize(ctx, db, rdb, prefix, q, settle)
+		if err != nil {
+			return err
+		}
+		key := prefix + "floor:" + r.name
+		if err := rdb.Set(ctx, key, strings.Repeat("x", size), 0).Err(); err != nil {
+			return err
+		}
+		floors[r.name] = &variant{name: fmt.Sprintf("GET %d B", size), call: func() error { return rdb.Get(ctx, key).Err() }}
+		hits[r.name] = &variant{name: r.name, call: func() error { return readAll(ctx, db, q) }}
+		variants = append(variants, floors[r.name], hits[r.name])
+	}
+	// A first-time point miss: a new id each time, on a read that mostly
+	// misses (a text of its own, so its plan learns that).
+	const point = "SELECT " + cols + " FROM cacheops_bench.items WHERE id = $1 AND category >= 0"
+	var next atomic.Int64
+	next.Store(int64(time.Now().UnixNano() % 100000))
+	fresh := func() int { return int(next.Add(1)%199000) + 1 }
+	missDirect := &variant{name: "direct point read", call: func() error { return readAll(ctx, direct, query{sql: point, args: []any{fresh()}}) }}
+	miss := &variant{name: "first-time point miss", call: func() error { return readAll(ctx, db, query{sql: point, args: []any{fresh()}}) }}
+	pointGet := floors[reads[0].name]
+	// An autocommit UPDATE by primary key that invalidates a cached row.
+	const upd = "UPDATE cacheops_bench.items SET price = price + 1 WHERE id = $1"
+	const read = "SELECT id, title, price FROM cacheops_bench.items WHERE id = $1"
+	row := 1000
+	cacheRow := func() error {
+		row = row%150000 + 7
+		return readAll(ctx, db, query{sql: read, args: []any{row}})
+	}
+	updDirect := &variant{name: "direct UPDATE", prepare: cacheRow, call: func() error { _, err := direct.ExecContext(ctx, upd, row); return err }}
+	updCached := &variant{name: "cacheops UPDATE", prepare: cacheRow, call: func() error { _, err := db.ExecContext(ctx, upd, row); return err }}
+	variants = append(variants, missDirect, miss, updDirect, updCached)
+	// The first row of a 9,000-row miss.
+	const big = "SELECT " + cols + " FROM cacheops_bench.items WHERE id <= $1 AND category >= $2"
+	bigN := 0
+	firstRow := func(d *sql.DB) func() error {
+		return func() error {
+			bigN++ // a new entry each time: a miss
+			rs, err := d.QueryContext(ctx, big, 9000, -bigN)
+			if err != nil {
+				return err
+			}
+			rs.Next()
+			return rs.Close()
+		}
+	}
+	bigDirect := &variant{name: "pgx first row", call: firstRow(direct)}
+	bigMiss := &variant{name: "cacheops first row", call: firstRow(db)}
+	if err := interleave(variants, dur); err != nil {
+		return err
+	}
+	if err := interleave([]*variant{bigDirect, bigMiss}, dur/2); err != nil {
+		return err
+	}
+	// Throughput of point hits against pgx point reads.
+	hot := query{sql: reads[0].sql, args: []any{reads[0].arg}}
+	throughput := map[int][2]float64{}
+	for _, g := range []int{8, 64} {
+		var got [2]float64
+		for i, d := range []*sql.DB{direct, db} {
+			d.SetMaxOpenConns(g)
+			d.SetMaxIdleConns(g)
+			op := func() error { return readAll(ctx, d, hot) }
+			if _, _, err := runConcurrent(g, dur/8, op); err != nil {
+				return err
+			}
+			ops, _, err := runConcurrent(g, dur/2, op)
+			if err != nil {
+				return err
+			}
+			got[i] = ops
+			d.SetMaxIdleConns(0)
+		}
+		throughput[g] = got
+	}
+	for _, d := range []*sql.DB{direct, db} {
+		d.SetMaxOpenConns(8)
+		d.SetMaxIdleConns(4)
+	}
+
+	fmt.Println()
+	fmt.Println("| path | cacheops | floor | against the floor | target | holds |")
+	fmt.Println("|---|---|---|---|---|---|")
+	holds := func(ok bool) string {
+		if ok {
+			return "yes"
+		}
+		return "**no**"
+	}
+	for _, r := range reads {
+		h, f := median(hits[r.name].samples), median(floors[r.name].samples)
+		ratio := float64(h) / float64(f)
+		fmt.Printf("| %s | %s | %s %s | %.2f GETs | ≤ %.1f GETs | %s |\n", r.name, cell(hits[r.name].samples),
+			floors[r.name].name, cell(floors[r.name].samples), ratio, r.target, holds(ratio <= r.target))
+	}
+	get := median(pointGet.samples)
+	added := func(c, d *variant) float64 {
+		return float64(median(c.samples)-median(d.samples)) / float64(get)
+	}
+	m := added(miss, missDirect)
+	fmt.Printf("| first-time point miss | %s | direct %s, GET %s | direct + %.2f GETs | ≤ direct + 2 GETs | %s |\n",
+		cell(miss.samples), cell(missDirect.samples), us(get), m, holds(m <= 2))
+	w := added(updCached, updDirect)
+	fmt.Printf("| autocommit UPDATE by PK invalidating a cached row | %s | direct %s, GET %s | direct + %.2f GETs | ≤ direct + 1 GET | %s |\n",
+		cell(updCached.samples), cell(updDirect.samples), us(get), w, holds(w <= 1))
+	for _, g := range []int{8, 64} {
+		t := throughput[g]
+		fmt.Printf("| point hits, %d goroutines | %.0f/s | pgx %.0f/s | %.2fx pgx | ≥ 1.0x pgx | %s |\n", g, t[1], t[0], t[1]/t[0], holds(t[1] >= t[0]))
+	}
+	b := float64(median(bigMiss.samples)) / float64(median(bigDirect.samples))
+	fmt.Printf("| first row of a 9,000-row miss | %s | pgx %s | %.1fx pgx | within 2x of pgx | %s |\n",
+		cell(bigMiss.samples), cell(bigDirect.samples), b, holds(b <= 2))
+	return nil
+}
+
+// entrySize is the size of q's cached entry: the one entry that appears when
+// it is read with the others dropped.
+func entrySize(ctx context.Context, db *sql.DB, rdb redis.UniversalClient, prefix string, q query, settle func()) (int, error) {
+	if err := dropKeys(ctx, rdb, prefix+"{*}e:*"); err != nil {
+		return 0, err
+	}
+	if err := readAll(ctx, db, q); err != nil {
+		return 0, err
+	}
+	settle() // the store is sent after the rows
+	keys, err := allKeys(ctx, rdb, prefix+"{*}e:*")
+	if err != nil || len(keys) != 1 {
+		return 0, fmt.Errorf("expected one cached entry, found %d (%v)", len(keys), err)
+	}
+	return int(rdb.StrLen(ctx, keys[0]).Val()), nil
+}
