@@ -65,10 +65,12 @@ func Decode(b []byte) (res *Result, err error) {
 		return nil, corrupt(err)
 	}
 	res.Rows = make([][]driver.Value, nrows)
+	cells := make([]driver.Value, int(nrows)*ncols) // one allocation for every row
+	scratch := make([]byte, 17+255)
 	for i := range res.Rows {
-		row := make([]driver.Value, ncols)
+		row := cells[i*ncols : (i+1)*ncols : (i+1)*ncols]
 		for j := range row {
-			if row[j], err = decodeValue(d); err != nil {
+			if row[j], err = decodeValue(d, scratch); err != nil {
 				return nil, err
 			}
 		}
@@ -87,7 +89,7 @@ func corrupt(err error) error {
 	return fmt.Errorf("%w: %v", ErrCorrupt, err)
 }
 
-func decodeValue(d *msgpack.Decoder) (driver.Value, error) {
+func decodeValue(d *msgpack.Decoder, scratch []byte) (driver.Value, error) {
 	c, err := d.PeekCode()
 	if err != nil {
 		return nil, corrupt(err)
@@ -112,7 +114,7 @@ func decodeValue(d *msgpack.Decoder) (driver.Value, error) {
 		}
 		v = b
 	case msgpcode.IsExt(c):
-		v, err = decodeExt(d)
+		v, err = decodeExt(d, scratch)
 	default:
 		return nil, ErrCorrupt
 	}
@@ -122,7 +124,9 @@ func decodeValue(d *msgpack.Decoder) (driver.Value, error) {
 	return v, nil
 }
 
-func decodeExt(d *msgpack.Decoder) (driver.Value, error) {
+// decodeExt decodes an extension value; scratch holds its bytes (17+255 at
+// least: one buffer for every time of a payload).
+func decodeExt(d *msgpack.Decoder, scratch []byte) (driver.Value, error) {
 	id, n, err := d.DecodeExtHeader()
 	if err != nil {
 		return nil, err
@@ -131,7 +135,7 @@ func decodeExt(d *msgpack.Decoder) (driver.Value, error) {
 	case id == extNilBytes && n == 0:
 		return []byte(nil), nil
 	case id == extTime && n >= 17 && n < 17+256:
-		b := make([]byte, n)
+		b := scratch[:n]
 		if err := d.ReadFull(b); err != nil {
 			return nil, err
 		}
@@ -144,7 +148,6 @@ func decodeTime(b []byte) (time.Time, error) {
 	sec := int64(binary.BigEndian.Uint64(b[0:]))
 	nsec := int64(binary.BigEndian.Uint32(b[8:]))
 	offset := int(int32(binary.BigEndian.Uint32(b[12:])))
-	name := string(b[17:])
 	if nsec >= 1e9 {
 		return time.Time{}, ErrCorrupt
 	}
@@ -155,11 +158,11 @@ func decodeTime(b []byte) (time.Time, error) {
 	case locLocal:
 		return t.In(time.Local), nil
 	case locFixed:
-		return t.In(time.FixedZone(name, offset)), nil
+		return t.In(time.FixedZone(string(b[17:]), offset)), nil
 	case locNamed:
-		loc, err := time.LoadLocation(name)
+		loc, err := time.LoadLocation(string(b[17:]))
 		if err != nil {
-			return t.In(time.FixedZone(name, offset)), nil
+			return t.In(time.FixedZone(string(b[17:]), offset)), nil
 		}
 		return t.In(loc), nil
 	}
