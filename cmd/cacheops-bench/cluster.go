@@ -41,6 +41,7 @@ func benchCluster(ctx context.Context, dsn string, direct *sql.DB, queries []que
 	}
 	defer db.Close()
 	db.SetMaxIdleConns(4)
+	settle = func() { cache.Stats() }
 	fmt.Printf("\nOn a 3-master Redis Cluster (%s):\n\n", url)
 	fmt.Println("| query | direct pgx | cacheops hit | cacheops miss | raw Redis GET (same bytes) | hit vs pgx | miss vs pgx |")
 	fmt.Println("|---|---|---|---|---|---|---|")
@@ -64,7 +65,11 @@ func benchCluster(ctx context.Context, dsn string, direct *sql.DB, queries []que
 	if err := dropKeys(ctx, rdb, prefix+"{*}e:*"); err != nil {
 		return err
 	}
-	miss, err := count(func() error { return readAll(ctx, db, q) })
+	miss, err := count(func() error {
+		err := readAll(ctx, db, q)
+		settle() // its store, sent after the rows
+		return err
+	})
 	if err != nil {
 		return err
 	}
