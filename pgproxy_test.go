@@ -28,6 +28,9 @@ type pgProxy struct {
 	trigger []byte
 	budget  int
 	cut     bool
+	// paused: with a trigger, the rest of the reply is held (not drained)
+	// until the channel is closed.
+	paused chan struct{}
 	// hold: the next simple-protocol COMMIT is not forwarded; the client's
 	// connection is closed instead, and the COMMIT is sent when released.
 	hold *heldCommit
@@ -103,6 +106,17 @@ func (p *pgProxy) trickleAfter(trigger string, budget int, cut bool) {
 	p.mu.Unlock()
 }
 
+// pauseAfter lets only budget bytes of the reply to a message containing
+// trigger through, and the rest once release is called.
+func (p *pgProxy) pauseAfter(trigger string, budget int) (release func()) {
+	ch := make(chan struct{})
+	p.mu.Lock()
+	p.trigger, p.budget, p.cut, p.paused = []byte(trigger), budget, false, ch
+	p.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
 func (p *pgProxy) holdCommit() *heldCommit {
 	h := &heldCommit{ch: make(chan struct{})}
 	p.mu.Lock()
@@ -120,21 +134,33 @@ func (p *pgProxy) serve(client net.Conn) {
 	var mu sync.Mutex
 	limit := -1 // bytes of reply still allowed through; -1: no limit
 	cut := false
+	var paused chan struct{}
 	go func() { // server → client
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := server.Read(buf)
 			if n > 0 {
 				mu.Lock()
-				out := buf[:n]
+				out, held := buf[:n], []byte(nil)
 				if limit >= 0 {
 					out = out[:min(n, limit)]
 					limit -= len(out)
+					if paused != nil {
+						held = append(held, buf[len(out):n]...)
+					}
 				}
 				closeNow := cut && limit == 0
+				var wait chan struct{}
+				if paused != nil && limit == 0 {
+					wait, limit, paused = paused, -1, nil
+				}
 				mu.Unlock()
 				if len(out) > 0 {
 					client.Write(out)
+				}
+				if wait != nil {
+					<-wait
+					client.Write(held)
 				}
 				if closeNow {
 					client.Close() // the connection is lost mid-reply
@@ -160,9 +186,9 @@ func (p *pgProxy) serve(client net.Conn) {
 		p.mu.Lock()
 		if p.trigger != nil && bytes.Contains(chunk, p.trigger) {
 			mu.Lock()
-			limit, cut = p.budget, p.cut
+			limit, cut, paused = p.budget, p.cut, p.paused
 			mu.Unlock()
-			p.trigger = nil
+			p.trigger, p.paused = nil, nil
 		}
 		h := p.hold
 		if h != nil && bytes.Contains(chunk, commitMessage) {

@@ -3,12 +3,14 @@ package driver
 import (
 	"context"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // flightGroup lets concurrent misses of one entry run the query once. Unlike
 // x/sync/singleflight, the leader runs the query on its own goroutine (it owns
-// the connection the query runs on, and must not return before it is done),
-// and a waiter can leave when its own context ends.
+// the connection the query runs on) and finishes the call when its caller
+// has read the rows, and a waiter can leave when its own context ends.
 type flightGroup struct {
 	mu    sync.Mutex
 	calls map[string]*flightCall
@@ -16,41 +18,80 @@ type flightGroup struct {
 
 type flightCall struct {
 	done chan struct{}
+	once sync.Once
 	val  *flight
 	err  error
+	// idleSince is when the leader's caller last left its rows' Next
+	// (unix ns; 0 while the leader waits for PostgreSQL).
+	idleSince atomic.Int64
 }
 
-// lead runs fn as the leader of key, or returns false with the call to wait
-// for when another caller leads it.
-func (g *flightGroup) lead(key string, fn func() (*flight, error)) (val *flight, err error, call *flightCall, led bool) {
-	g.mu.Lock()
-	if c, ok := g.calls[key]; ok {
-		g.mu.Unlock()
-		return nil, nil, c, false
+// reading marks the leader's caller entering (true) or leaving its rows'
+// Next: waiters wait while it reads, not while it does something else.
+func (c *flightCall) reading(in bool) {
+	if in {
+		c.idleSince.Store(0)
+	} else {
+		c.idleSince.Store(time.Now().UnixNano())
 	}
-	c := &flightCall{done: make(chan struct{})}
+}
+
+// leaderIdle is how long the leader's caller may keep its rows without
+// reading them before waiters stop waiting and run their own query: it may
+// be busy with each row, or be waiting itself (a caller that reads the same
+// query again while iterating the first).
+const leaderIdle = 50 * time.Millisecond
+
+// start makes the caller the leader of key (led true), who must finish the
+// call, or returns the call another caller leads.
+func (g *flightGroup) start(key string) (c *flightCall, led bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c, ok := g.calls[key]; ok {
+		return c, false
+	}
+	c = &flightCall{done: make(chan struct{})}
 	if g.calls == nil {
 		g.calls = map[string]*flightCall{}
 	}
 	g.calls[key] = c
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		delete(g.calls, key)
-		g.mu.Unlock()
-		close(c.done) // also when fn panics: waiters then run their own query
-	}()
-	c.err = errNotShared // what waiters see if fn panics
-	c.val, c.err = fn()
-	return c.val, c.err, c, true
+	return c, true
 }
 
-// wait waits for the leader's result, or until ctx ends (ok false).
+// finish ends a call the leader started: its waiters get val and err, and
+// the next miss of key leads a call of its own. Only the first finish counts.
+func (g *flightGroup) finish(key string, c *flightCall, val *flight, err error) {
+	c.once.Do(func() {
+		g.mu.Lock()
+		if g.calls[key] == c {
+			delete(g.calls, key)
+		}
+		g.mu.Unlock()
+		c.val, c.err = val, err
+		close(c.done)
+	})
+}
+
+// wait waits for the leader's result, or until ctx ends, or until the
+// leader's caller has left its rows unread for leaderIdle (ok false).
 func (c *flightCall) wait(ctx context.Context) (val *flight, err error, ok bool) {
 	select {
 	case <-c.done:
 		return c.val, c.err, true
-	case <-ctx.Done():
-		return nil, nil, false
+	default:
+	}
+	t := time.NewTicker(leaderIdle / 5)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return c.val, c.err, true
+		case <-ctx.Done():
+			return nil, nil, false
+		case now := <-t.C:
+			if idle := c.idleSince.Load(); idle != 0 && now.UnixNano()-idle > int64(leaderIdle) {
+				return nil, nil, false
+			}
+		}
 	}
 }

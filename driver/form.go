@@ -11,11 +11,13 @@ import "context"
 type resultForm[R, T any] interface {
 	// run runs the query on the connection.
 	run(ctx context.Context) (R, error)
-	// record reads rows whole, up to MaxRows. When the result is larger or
-	// holds a value that cannot be stored, ok is false and rest streams the
-	// whole result on (the rows read so far first). ended is an error that
-	// ended the rows early.
-	record(c *Conn, rows R) (rec T, ended error, rest R, ok bool)
+	// tee hands rows to the caller as they come and records them (up to
+	// MaxRows). done is called once, when the rows are over or closed (rows
+	// closed early are first read to the end into the recording): ok false
+	// when the result was larger or held a value that cannot be stored;
+	// ended is an error that ended the rows. The rows tell p when the
+	// caller is reading them.
+	tee(c *Conn, rows R, p progress, done func(rec T, ok bool, ended error)) R
 	encode(rec T) ([]byte, error)
 	decode(payload []byte) (T, error)
 	// fits reports whether a recording (perhaps made on another
@@ -25,3 +27,6 @@ type resultForm[R, T any] interface {
 	// replay serves a recording, ending with ended when it is set.
 	replay(rec T, ended error) R
 }
+
+// progress learns when a miss's caller is inside its rows' Next.
+type progress interface{ reading(in bool) }

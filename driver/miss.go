@@ -23,17 +23,30 @@ type flight struct {
 // missed the same entry having seen the same stamp tokens share one run:
 // equal tokens mean no invalidation of their stamps landed after the
 // leader read them, so no write that finished before a waiter started can be
-// missing from the leader's snapshot. The leader reads the whole result (up
-// to MaxRows), stores it behind the stale-fill guard (in the background), and everyone gets a
-// replay. A larger result streams on to the leader's caller and is neither
-// stored nor shared. Entries of the two forms have keys of their own, so a
-// flight only ever holds its own form's recording.
+// missing from the leader's snapshot. The leader's caller gets the rows as
+// PostgreSQL sends them, recorded on the way (up to MaxRows; rows closed
+// early are read to the end into the recording); when they are over, the
+// recording is stored behind the stale-fill guard (in the background) and
+// the waiters replay it. A larger result, or one that ended in an error, is
+// neither stored nor shared: the waiters run their own query. Entries of
+// the two forms have keys of their own, so a flight only ever holds its own
+// form's recording.
 func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamps []string, tokens string, f resultForm[R, T]) (R, error) {
-	var own R
-	streamed := false
-	v, err, call, led := c.cfg.flights.lead(key+"\x00"+tokens, func() (*flight, error) {
+	var zero R
+	fkey := key + "\x00" + tokens
+	call, led := c.cfg.flights.start(fkey)
+	if led {
+		finished := false
+		finish := func(v *flight, err error) {
+			finished = true
+			c.cfg.flights.finish(fkey, call, v, err)
+		}
+		defer func() {
+			if !finished {
+				finish(nil, errNotShared) // a panic: waiters run their own query
+			}
+		}()
 		unlock := func() {}
-		defer func() { unlock() }() // unless the store releases it once done
 		if c.wantsFillLock(ctx, p) {
 			// Across processes: one fills, the others wait for its entry.
 			var payload []byte
@@ -41,42 +54,36 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 			if payload != nil {
 				if rec, err := f.decode(payload); err == nil && f.fits(rec) {
 					c.cfg.stats.Shared.Add(1)
-					return &flight{rec: rec}, nil
+					finish(&flight{rec: rec}, nil)
+					unlock()
+					return f.replay(rec, nil), nil
 				}
 			}
 		}
 		rows, err := f.run(ctx)
 		if err != nil {
-			return nil, err
-		}
-		rec, ended, rest, ok := f.record(c, rows)
-		if !ok {
-			own, streamed = rest, true
-			c.cfg.stats.Uncached.Add(1)
-			return nil, errNotShared
-		}
-		if ended == nil {
-			c.storeLater(ctx, key, stamps, tokens, func() ([]byte, error) { return f.encode(rec) }, unlock)
-			unlock = func() {}
-		} else {
-			c.cfg.stats.Uncached.Add(1)
-		}
-		return &flight{rec: rec, err: ended}, nil
-	})
-	if led {
-		var zero R
-		switch {
-		case streamed:
-			return own, nil
-		case err != nil:
+			finish(nil, err)
+			unlock()
 			return zero, err
 		}
-		return f.replay(v.rec.(T), v.err), nil
+		finished = true // from here the rows finish the call
+		return f.tee(c, rows, call, func(rec T, ok bool, ended error) {
+			switch {
+			case !ok || ended != nil:
+				c.cfg.stats.Uncached.Add(1)
+				c.cfg.flights.finish(fkey, call, nil, errNotShared)
+				unlock()
+			default:
+				// Encoded before the waiters get it, sent in the background.
+				c.storeLater(ctx, key, stamps, tokens, func() ([]byte, error) { return f.encode(rec) }, unlock)
+				c.cfg.flights.finish(fkey, call, &flight{rec: rec}, nil)
+			}
+		}), nil
 	}
 	v, err, ok := call.wait(ctx)
 	if !ok {
-		// The caller's deadline, not the leader's: the database reports it
-		// as it would without cacheops.
+		// The caller's deadline (the database reports it as it would
+		// without cacheops), or the leader's caller holds its rows unread.
 		c.cfg.stats.Passthrough.Add(1)
 		return f.run(ctx)
 	}

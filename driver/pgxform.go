@@ -68,35 +68,83 @@ func (f pgxForm) replay(w *serialize.Wire, ended error) pgx.Rows {
 	return &wireRows{w: w, m: m, put: put, ended: ended}
 }
 
-// record reads the result whole, copying every value out of pgx's read
-// buffer into one block per row.
-func (f pgxForm) record(c *Conn, rows pgx.Rows) (*serialize.Wire, error, pgx.Rows, bool) {
+// tee hands the rows on as pgx reads them, copying every value out of
+// pgx's read buffer into one block per row.
+func (f pgxForm) tee(c *Conn, rows pgx.Rows, p progress, done func(*serialize.Wire, bool, error)) pgx.Rows {
 	w := &serialize.Wire{Fields: append(rows.FieldDescriptions()[:0:0], rows.FieldDescriptions()...)}
-	for rows.Next() {
-		raw := rows.RawValues()
-		size := 0
-		for _, v := range raw {
-			size += len(v)
-		}
-		block := make([]byte, 0, size)
-		row := make([][]byte, len(raw))
-		for i, v := range raw {
-			if v != nil {
-				start := len(block)
-				block = append(block, v...)
-				row[i] = block[start:len(block):len(block)]
-			}
-		}
-		w.Rows = append(w.Rows, row)
-		if len(w.Rows) > c.cfg.MaxRows {
-			m, put := f.n.typeMap()
-			return nil, nil, &wireRows{w: w, m: m, put: put, tail: rows}, false
+	p.reading(false)
+	return &pgxTeeRows{Rows: rows, w: w, max: c.cfg.MaxRows, p: p, done: done}
+}
+
+// pgxTeeRows serves a miss's rows as pgx reads them and records them on the
+// way; closed early, it reads the rest into the recording first.
+type pgxTeeRows struct {
+	pgx.Rows
+	w        *serialize.Wire // nil once the result cannot be stored
+	max      int
+	finished bool
+	p        progress
+	done     func(*serialize.Wire, bool, error)
+}
+
+func (r *pgxTeeRows) Next() bool {
+	r.p.reading(true)
+	more := r.Rows.Next()
+	r.p.reading(false)
+	if more {
+		r.keep()
+		return true
+	}
+	r.finish()
+	return false
+}
+
+func (r *pgxTeeRows) keep() {
+	if r.w == nil {
+		return
+	}
+	raw := r.Rows.RawValues()
+	size := 0
+	for _, v := range raw {
+		size += len(v)
+	}
+	block := make([]byte, 0, size)
+	row := make([][]byte, len(raw))
+	for i, v := range raw {
+		if v != nil {
+			start := len(block)
+			block = append(block, v...)
+			row[i] = block[start:len(block):len(block)]
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return w, err, nil, true
+	r.w.Rows = append(r.w.Rows, row)
+	if len(r.w.Rows) > r.max {
+		r.w = nil
 	}
-	w.Tag = rows.CommandTag().String()
-	return w, nil, nil, true
+}
+
+// finish reports the recording once pgx's rows are over (pgx closes them
+// when Next returns false).
+func (r *pgxTeeRows) finish() {
+	if r.finished {
+		return
+	}
+	r.finished = true
+	err := r.Rows.Err()
+	if r.w != nil && err == nil {
+		r.w.Tag = r.Rows.CommandTag().String()
+	}
+	r.done(r.w, r.w != nil, err)
+}
+
+func (r *pgxTeeRows) Close() {
+	if !r.finished && r.w != nil {
+		r.p.reading(true)
+		for r.w != nil && r.Rows.Next() {
+			r.keep()
+		}
+		r.p.reading(false)
+	}
+	r.Rows.Close()
+	r.finish()
 }

@@ -75,18 +75,14 @@ func decodeValue(m *pgtype.Map, fd *pgconn.FieldDescription, buf []byte) (any, e
 	return nil, errors.New("unknown format code")
 }
 
-// wireRows replays a recorded result through pgx's Rows interface. With a
-// tail, the recording is the start of a result too large to store, and the
-// live rows go on from there.
+// wireRows replays a recorded result through pgx's Rows interface.
 type wireRows struct {
 	w     *serialize.Wire
 	m     *pgtype.Map
 	put   func(*pgtype.Map)
 	ended error // ends the replay in place of a clean end
-	tail  pgx.Rows
 
 	next    int // rows served
-	inTail  bool
 	closed  bool
 	err     error
 	scanner rowScanner
@@ -97,8 +93,8 @@ var _ pgx.Rows = (*wireRows)(nil)
 // Detached reports whether rows hold no connection: a replay of a cached or
 // shared result, whose connection can go back to the pool at once.
 func Detached(rows pgx.Rows) bool {
-	r, ok := rows.(*wireRows)
-	return ok && r.tail == nil
+	_, ok := rows.(*wireRows)
+	return ok
 }
 
 func (r *wireRows) Close() {
@@ -106,12 +102,6 @@ func (r *wireRows) Close() {
 		return
 	}
 	r.closed = true
-	if r.tail != nil {
-		r.tail.Close()
-		if r.err == nil {
-			r.err = r.tail.Err()
-		}
-	}
 	if r.put != nil {
 		r.put(r.m)
 		r.put = nil
@@ -120,12 +110,7 @@ func (r *wireRows) Close() {
 
 func (r *wireRows) Err() error { return r.err }
 
-func (r *wireRows) CommandTag() pgconn.CommandTag {
-	if r.tail != nil {
-		return r.tail.CommandTag()
-	}
-	return pgconn.NewCommandTag(r.w.Tag)
-}
+func (r *wireRows) CommandTag() pgconn.CommandTag { return pgconn.NewCommandTag(r.w.Tag) }
 
 func (r *wireRows) FieldDescriptions() []pgconn.FieldDescription { return r.w.Fields }
 
@@ -133,15 +118,9 @@ func (r *wireRows) Next() bool {
 	if r.closed {
 		return false
 	}
-	if !r.inTail && r.next < len(r.w.Rows) {
+	if r.next < len(r.w.Rows) {
 		r.next++
 		return true
-	}
-	if r.tail != nil {
-		r.inTail = true
-		if r.tail.Next() {
-			return true
-		}
 	}
 	if r.err == nil {
 		r.err = r.ended
@@ -154,9 +133,6 @@ func (r *wireRows) current() [][]byte {
 	if r.closed || r.next == 0 {
 		return nil
 	}
-	if r.inTail {
-		return r.tail.RawValues()
-	}
 	return r.w.Rows[r.next-1]
 }
 
@@ -165,9 +141,6 @@ func (r *wireRows) Scan(dest ...any) error {
 		if rc, ok := dest[0].(pgx.RowScanner); ok {
 			return r.fatal(rc.ScanRow(r))
 		}
-	}
-	if r.inTail {
-		return r.tail.Scan(dest...)
 	}
 	raw := r.current()
 	if raw == nil {
@@ -191,9 +164,6 @@ func (r *wireRows) Values() ([]any, error) {
 	if r.closed {
 		return nil, errors.New("rows is closed")
 	}
-	if r.inTail {
-		return r.tail.Values()
-	}
 	vals, err := decodeValues(r.m, r.w.Fields, r.current())
 	return vals, r.fatal(err)
 }
@@ -201,12 +171,7 @@ func (r *wireRows) Values() ([]any, error) {
 func (r *wireRows) RawValues() [][]byte { return r.current() }
 
 // Conn is nil for a replay: no connection ran it.
-func (r *wireRows) Conn() *pgx.Conn {
-	if r.tail != nil {
-		return r.tail.Conn()
-	}
-	return nil
-}
+func (r *wireRows) Conn() *pgx.Conn { return nil }
 
 func (r *wireRows) TypeMap() *pgtype.Map { return r.m }
 

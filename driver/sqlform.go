@@ -53,40 +53,80 @@ func (sqlForm) replay(res *serialize.Result, ended error) driver.Rows {
 	return r
 }
 
-// record reads a whole result. It returns rows to stream on instead when the
-// result has more than MaxRows rows or a value that cannot be cached.
-func (sqlForm) record(c *Conn, rows driver.Rows) (*serialize.Result, error, driver.Rows, bool) {
+// tee hands the rows on as the driver reads them, recording them.
+func (sqlForm) tee(c *Conn, rows driver.Rows, p progress, done func(*serialize.Result, bool, error)) driver.Rows {
 	fr := forwardRows{rows}
 	cols := fr.columns()
-	res := &serialize.Result{Columns: cols}
-	if _, err := serialize.NewEncoder(cols); err != nil {
-		return nil, nil, &prefixRows{forwardRows: fr}, false
+	p.reading(false)
+	t := &teeRows{forwardRows: fr, max: c.cfg.MaxRows, p: p, done: done}
+	if _, err := serialize.NewEncoder(cols); err == nil {
+		t.res = &serialize.Result{Columns: cols}
 	}
-	var ended error
-	for {
-		dest := make([]driver.Value, len(cols))
-		err := rows.Next(dest)
-		if err == io.EOF { //nolint:errorlint // drivers return io.EOF itself
-			break
+	return t
+}
+
+// teeRows serves a miss's rows as the driver reads them and records them on
+// the way; closed early, it reads the rest into the recording first (a
+// QueryRow reads one row and closes).
+type teeRows struct {
+	forwardRows
+	res    *serialize.Result // nil once the result cannot be stored
+	max    int
+	over   bool  // the driver's rows ended
+	ended  error // the error that ended them
+	closed bool
+	p      progress
+	done   func(*serialize.Result, bool, error)
+}
+
+func (r *teeRows) Next(dest []driver.Value) error {
+	r.p.reading(true)
+	err := r.Rows.Next(dest)
+	r.p.reading(false)
+	switch {
+	case err == nil:
+		r.keep(dest)
+	case err == io.EOF: //nolint:errorlint // drivers return io.EOF itself
+		r.over = true
+	default:
+		r.over, r.ended = true, err
+	}
+	return err
+}
+
+func (r *teeRows) keep(row []driver.Value) {
+	if r.res == nil {
+		return
+	}
+	rec := make([]driver.Value, len(row))
+	for i, v := range row {
+		if b, ok := v.([]byte); ok && b != nil {
+			v = append([]byte{}, b...) // the driver may reuse its buffer
 		}
-		if err != nil {
-			ended = err
-			break
-		}
-		for i, v := range dest {
-			if b, ok := v.([]byte); ok && b != nil {
-				dest[i] = append([]byte{}, b...) // the driver may reuse its buffer
-			}
-		}
-		res.Rows = append(res.Rows, dest)
-		if len(res.Rows) > c.cfg.MaxRows {
-			return nil, nil, &prefixRows{forwardRows: fr, buffered: res.Rows}, false
+		rec[i] = v
+	}
+	r.res.Rows = append(r.res.Rows, rec)
+	if len(r.res.Rows) > r.max {
+		r.res = nil
+	}
+}
+
+func (r *teeRows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if !r.over && r.res != nil {
+		dest := make([]driver.Value, len(r.res.Columns))
+		for r.res != nil && r.Next(dest) == nil {
 		}
 	}
-	if err := rows.Close(); err != nil && ended == nil {
-		ended = err
+	err := r.Rows.Close()
+	if err != nil && r.ended == nil {
+		r.ended = err
 	}
-	return res, ended, nil, true
+	r.done(r.res, r.res != nil && r.over, r.ended)
+	return err
 }
 
 func (sqlForm) encode(res *serialize.Result) ([]byte, error) {
@@ -100,19 +140,4 @@ func (sqlForm) encode(res *serialize.Result) ([]byte, error) {
 		return nil, err
 	}
 	return enc.Bytes()
-}
-
-// prefixRows replays the rows already read, then streams on.
-type prefixRows struct {
-	forwardRows
-	buffered [][]driver.Value
-}
-
-func (r *prefixRows) Next(dest []driver.Value) error {
-	if len(r.buffered) > 0 {
-		copy(dest, r.buffered[0])
-		r.buffered = r.buffered[1:]
-		return nil
-	}
-	return r.Rows.Next(dest)
 }
