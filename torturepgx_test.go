@@ -36,6 +36,17 @@ func tortureReadPgx(ctx context.Context, pool *cacheops.Pool, r *rand.Rand, log 
 	start := time.Now().UnixNano()
 	var got []tRow
 	var err error
+	if r.IntN(6) == 0 {
+		// Unchecked, closed after one row: a miss reads the rest into
+		// its recording and stores it, and later hits of it are checked.
+		rs, err := pool.Query(ctx, q.sql, q.args(k)...)
+		if err != nil {
+			return err
+		}
+		rs.Next()
+		rs.Close()
+		return rs.Err()
+	}
 	if r.IntN(5) == 0 { // a read-only transaction: clean, so it reads the cache
 		err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			got, err = scanPgxRows(tx.Query(ctx, q.sql, q.args(k)...))
