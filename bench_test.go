@@ -42,6 +42,12 @@ func BenchmarkMissAndWrite(b *testing.B) {
 			rows(b, e.db, "SELECT id, title FROM post WHERE id = $1", 1000+i)
 		}
 	})
+	b.Run("write/direct", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			mustExec(b, e.direct, "UPDATE post SET title = $1 WHERE id = 1", fmt.Sprint(i))
+		}
+	})
 	b.Run("write", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {

@@ -53,13 +53,10 @@ for i = 1, n do
 end
 local tokens = {}
 for i = first, #KEYS do
-  local t = kind(KEYS[i])
-  local s = false
-  if t == 'string' then
-    s = redis.call('GET', KEYS[i])
-    if #s ~= len then
-      s = false
-    end
+  -- A key of another type answers GET with an error: taken as missing.
+  local s = redis.pcall('GET', KEYS[i])
+  if type(s) ~= 'string' or #s ~= len then
+    s = false
   end
   if not s then
     s = ARGV[1]

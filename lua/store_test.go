@@ -163,6 +163,18 @@ func TestLookupOrRegisterIsLookupThenRegister(t *testing.T) {
 	if payload, _ := lookup(); payload != nil {
 		t.Fatalf("a list was taken as an entry: %q", payload)
 	}
+	// A stamp holding another type, or a string of another length, is
+	// replaced by a token.
+	for _, foreign := range []func(){
+		func() { rdb.Del(ctx, p+"c"); rdb.RPush(ctx, p+"c", "x") },
+		func() { rdb.Set(ctx, p+"c", "short", time.Minute) },
+	} {
+		foreign()
+		_, tokens := lookup()
+		if got := rdb.Get(ctx, p+"c").Val(); got != tokens[TokenLen:] {
+			t.Fatalf("a foreign stamp was kept: %q, tokens %q", got, tokens)
+		}
+	}
 }
 
 func TestLookupOfAForeignValueIsAMiss(t *testing.T) {
