@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,8 +83,12 @@ func benchPgx(ctx context.Context, dsn string, cache *cacheops.Cache, rdb redis.
 
 // interleave runs each variant in turn until dur has passed.
 func interleave(variants []*variant, dur time.Duration) error {
+	order := append([]*variant(nil), variants...)
 	for deadline := time.Now().Add(dur); time.Now().Before(deadline); {
-		for _, v := range variants {
+		// A new order each round: what runs just before a call (a miss's
+		// background store, a warmed cache) must not favour one variant.
+		rand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, v := range order {
 			if v.prepare != nil {
 				if err := v.prepare(); err != nil {
 					return err
