@@ -72,12 +72,23 @@ func (g *flightGroup) finish(key string, c *flightCall, val *flight, err error) 
 	})
 }
 
+// abandon stops sending misses of key to c, whose leader's caller has left
+// its rows unread: the next miss leads a call of its own (a caller that
+// never closes its rows must not cost every later miss the idle wait).
+func (g *flightGroup) abandon(key string, c *flightCall) {
+	g.mu.Lock()
+	if g.calls[key] == c {
+		delete(g.calls, key)
+	}
+	g.mu.Unlock()
+}
+
 // wait waits for the leader's result, or until ctx ends, or until the
 // leader's caller has left its rows unread for leaderIdle (ok false).
-func (c *flightCall) wait(ctx context.Context) (val *flight, err error, ok bool) {
+func (c *flightCall) wait(ctx context.Context) (val *flight, err error, ok, idle bool) {
 	select {
 	case <-c.done:
-		return c.val, c.err, true
+		return c.val, c.err, true, false
 	default:
 	}
 	t := time.NewTicker(leaderIdle / 5)
@@ -85,12 +96,12 @@ func (c *flightCall) wait(ctx context.Context) (val *flight, err error, ok bool)
 	for {
 		select {
 		case <-c.done:
-			return c.val, c.err, true
+			return c.val, c.err, true, false
 		case <-ctx.Done():
-			return nil, nil, false
+			return nil, nil, false, false
 		case now := <-t.C:
-			if idle := c.idleSince.Load(); idle != 0 && now.UnixNano()-idle > int64(leaderIdle) {
-				return nil, nil, false
+			if since := c.idleSince.Load(); since != 0 && now.UnixNano()-since > int64(leaderIdle) {
+				return nil, nil, false, true
 			}
 		}
 	}

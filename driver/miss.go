@@ -80,7 +80,10 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 			}
 		}), nil
 	}
-	v, err, ok := call.wait(ctx)
+	v, err, ok, idle := call.wait(ctx)
+	if idle {
+		c.cfg.flights.abandon(fkey, call)
+	}
 	if !ok {
 		// The caller's deadline (the database reports it as it would
 		// without cacheops), or the leader's caller holds its rows unread.
