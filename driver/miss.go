@@ -41,12 +41,13 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 			finished = true
 			c.cfg.flights.finish(fkey, call, v, err)
 		}
+		unlock := func() {}
 		defer func() {
-			if !finished {
-				finish(nil, errNotShared) // a panic: waiters run their own query
+			if !finished { // a panic: waiters run their own query
+				finish(nil, errNotShared)
+				unlock()
 			}
 		}()
-		unlock := func() {}
 		if c.wantsFillLock(ctx, p) {
 			// Across processes: one fills, the others wait for its entry.
 			var payload []byte
