@@ -24,8 +24,8 @@ type resultForm[R, T any] interface {
 	// connection) is exactly what this call would have returned; one that
 	// does not is neither served nor deleted.
 	fits(rec T) bool
-	// replay serves a recording, ending with ended when it is set.
-	replay(rec T, ended error) R
+	// replay serves a recording.
+	replay(rec T) R
 }
 
 // progress learns when a miss's caller is inside its rows' Next.

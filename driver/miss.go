@@ -6,17 +6,14 @@ import (
 )
 
 // errNotShared tells waiters to run their own query: the leader's result is
-// too large to buffer, or holds values that cannot be cached.
+// too large to record, holds values that cannot be cached, or ended in an
+// error.
 var errNotShared = errors.New("cacheops: result not shared")
 
-// flight is a miss's result as the leader read it.
+// flight is a miss's result as the leader read it whole.
 type flight struct {
 	// rec is the recording, of the form's recording type.
 	rec any
-	// err ended the rows early: the leader's caller gets the rows read and
-	// then this error, as the wrapped driver would have given them; nothing
-	// is stored or shared.
-	err error
 }
 
 // missRead runs a cacheable query that missed. Readers in this process that
@@ -57,7 +54,7 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 					c.cfg.stats.Shared.Add(1)
 					finish(&flight{rec: rec}, nil)
 					unlock()
-					return f.replay(rec, nil), nil
+					return f.replay(rec), nil
 				}
 			}
 		}
@@ -93,7 +90,7 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 	}
 	var rec T
 	same := false
-	if err == nil && v.err == nil {
+	if err == nil {
 		rec, same = v.rec.(T)
 		same = same && f.fits(rec)
 	}
@@ -102,7 +99,7 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 		return f.run(ctx) // the leader failed: find out for ourselves
 	}
 	c.cfg.stats.Shared.Add(1)
-	return f.replay(rec, nil), nil
+	return f.replay(rec), nil
 }
 
 // put stores an encoded result if its stamps still hold the tokens read

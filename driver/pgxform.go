@@ -63,9 +63,9 @@ func (f pgxForm) fits(w *serialize.Wire) bool {
 	return true
 }
 
-func (f pgxForm) replay(w *serialize.Wire, ended error) pgx.Rows {
+func (f pgxForm) replay(w *serialize.Wire) pgx.Rows {
 	m, put := f.n.typeMap()
-	return &wireRows{w: w, m: m, put: put, ended: ended}
+	return &wireRows{w: w, m: m, put: put}
 }
 
 // tee hands the rows on as pgx reads them, copying every value out of

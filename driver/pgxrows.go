@@ -77,10 +77,9 @@ func decodeValue(m *pgtype.Map, fd *pgconn.FieldDescription, buf []byte) (any, e
 
 // wireRows replays a recorded result through pgx's Rows interface.
 type wireRows struct {
-	w     *serialize.Wire
-	m     *pgtype.Map
-	put   func(*pgtype.Map)
-	ended error // ends the replay in place of a clean end
+	w   *serialize.Wire
+	m   *pgtype.Map
+	put func(*pgtype.Map)
 
 	next    int // rows served
 	closed  bool
@@ -121,9 +120,6 @@ func (r *wireRows) Next() bool {
 	if r.next < len(r.w.Rows) {
 		r.next++
 		return true
-	}
-	if r.err == nil {
-		r.err = r.ended
 	}
 	r.Close()
 	return false

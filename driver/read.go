@@ -138,7 +138,7 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		}
 		if err == nil {
 			stats.Hits.Add(1)
-			return f.replay(rec, nil), nil
+			return f.replay(rec), nil
 		}
 		stats.DecodeErrors.Add(1)
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)

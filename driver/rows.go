@@ -111,13 +111,11 @@ func (r *hookRows) Close() error {
 	return err
 }
 
-// replayRows serves a cached (or shared) result; err, when set, ends it
-// instead of io.EOF.
+// replayRows serves a cached (or shared) result.
 type replayRows struct {
 	res   *serialize.Result
 	names []string
 	next  int
-	err   error
 }
 
 func newReplayRows(res *serialize.Result) *replayRows {
@@ -133,9 +131,6 @@ func (r *replayRows) Close() error      { return nil }
 
 func (r *replayRows) Next(dest []driver.Value) error {
 	if r.next >= len(r.res.Rows) {
-		if r.err != nil {
-			return r.err
-		}
 		return io.EOF
 	}
 	copy(dest, r.res.Rows[r.next])

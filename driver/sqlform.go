@@ -47,11 +47,7 @@ func (sqlForm) decode(payload []byte) (*serialize.Result, error) { return serial
 // fits: database/sql values do not depend on the connection.
 func (sqlForm) fits(*serialize.Result) bool { return true }
 
-func (sqlForm) replay(res *serialize.Result, ended error) driver.Rows {
-	r := newReplayRows(res)
-	r.err = ended
-	return r
-}
+func (sqlForm) replay(res *serialize.Result) driver.Rows { return newReplayRows(res) }
 
 // tee hands the rows on as the driver reads them, recording them.
 func (sqlForm) tee(c *Conn, rows driver.Rows, p progress, done func(*serialize.Result, bool, error)) driver.Rows {
