@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -17,8 +18,9 @@ import (
 )
 
 // Options configure a Cache. The zero value is usable: Redis from
-// CACHEOPS_REDIS, prefix from CACHEOPS_PREFIX, one-hour entries, results of up
-// to 10,000 rows, caching enabled.
+// CACHEOPS_REDIS, prefix from CACHEOPS_PREFIX, TTL from CACHEOPS_TTL (else
+// one hour), table rules from CACHEOPS_TABLES (else every table), results of
+// up to 10,000 rows, caching enabled.
 type Options struct {
 	// Redis is the client to use: any redis.UniversalClient — a
 	// *redis.Client, a failover (Sentinel) client or a *redis.ClusterClient
@@ -41,7 +43,8 @@ type Options struct {
 	// A "{}" in it is refused (it would make Redis Cluster hash every key
 	// whole); a complete hash tag ("app{x}:") puts every key on one node.
 	Prefix string
-	// TTL is how long a cached result lives. Zero: one hour.
+	// TTL is how long a cached result lives. Zero: CACHEOPS_TTL, else one
+	// hour.
 	TTL time.Duration
 	// MaxRows: results with more rows are streamed through and not cached.
 	// Zero: 10,000.
@@ -91,6 +94,13 @@ type Options struct {
 	// a policy reading a setting not named here would share entries between
 	// sessions that see different rows.
 	RowSecurity map[string][]string
+	// Tables are rules by table: which tables' reads are cached and for how
+	// long. A key is "schema.table", "table" (in any schema), "schema.*" or
+	// "*"; the most specific one naming a table decides. A read is cached
+	// only if every table it reads is, with the smallest TTL among theirs.
+	// Nil: CACHEOPS_TABLES ("*=off,public.posts=on,public.comments=30s"),
+	// else every table, with TTL.
+	Tables map[string]TableRule
 }
 
 // WithFillLock turns the cross-process fill lock on or off for the reads
@@ -122,6 +132,14 @@ func New(opts Options) (*Cache, error) {
 	if cc, ok := opts.Redis.(*redis.ClusterClient); ok {
 		if o := cc.Options(); o.ReadOnly || o.RouteRandomly || o.RouteByLatency {
 			return nil, ErrReplicaReads
+		}
+	}
+	if err := fromEnvironment(&opts); err != nil {
+		return nil, err
+	}
+	for pattern, r := range opts.Tables {
+		if pattern == "" || r.TTL < 0 {
+			return nil, fmt.Errorf("cacheops: Tables[%q]: an empty pattern or a negative TTL", pattern)
 		}
 	}
 	prefix := opts.Prefix
@@ -165,6 +183,7 @@ func New(opts Options) (*Cache, error) {
 		FillLockWait:    opts.FillLockWait,
 		AmbiguousDelay:  opts.AmbiguousDelay,
 		RowSecurity:     opts.RowSecurity,
+		Tables:          opts.Tables,
 	}).Init()
 	return c, nil
 }

@@ -138,3 +138,49 @@ func ExampleInvalidateTables() {
 	_ = cacheops.InvalidateTables(ctx, db, "post", "billing.invoice")
 	_ = cacheops.InvalidateAll(ctx, db) // everything of this database
 }
+
+// Steering one call: skip the cache, refresh an entry, or give it a TTL of
+// its own — by context, or by a comment where no context can be passed.
+func ExampleNoCache() {
+	db, _ := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+	ctx := context.Background()
+	var balance int
+	// Straight to PostgreSQL, nothing stored (writes still invalidate).
+	_ = db.QueryRowContext(cacheops.NoCache(ctx), "SELECT balance FROM account WHERE id = $1", 7).Scan(&balance)
+	// The same for code that cannot pass a context.
+	_ = db.QueryRow("/* cacheops:nocache */ SELECT balance FROM account WHERE id = $1", 7).Scan(&balance)
+}
+
+// After a write made outside cacheops, a refresh replaces the entry every
+// other reader uses.
+func ExampleRefresh() {
+	db, _ := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+	var title string
+	_ = db.QueryRowContext(cacheops.Refresh(context.Background()), "SELECT title FROM post WHERE id = $1", 1).Scan(&title)
+}
+
+// A short life for one read's entry; cacheops.WithTTL(ctx, d) does the same.
+func ExampleWithTTL() {
+	db, _ := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+	var n int
+	_ = db.QueryRowContext(cacheops.WithTTL(context.Background(), 30*time.Second), "SELECT count(*) FROM post").Scan(&n)
+	_ = db.QueryRow("SELECT count(*) FROM post /* cacheops:ttl=30s */").Scan(&n)
+}
+
+// Table rules: cache only some tables, some for less than the default TTL.
+// The registered driver reads the same from
+// CACHEOPS_TABLES="*=off,public.*=on,audit_log=off,public.stock=10s".
+func ExampleTableRule() {
+	cache, _ := cacheops.New(cacheops.Options{
+		Tables: map[string]cacheops.TableRule{
+			"*":            {Cache: false},                       // nothing by default,
+			"public.*":     {Cache: true},                        // but the public schema,
+			"audit_log":    {Cache: false},                       // not its audit log,
+			"public.stock": {Cache: true, TTL: 10 * time.Second}, // and stock briefly.
+		},
+	})
+	defer cache.Close()
+}

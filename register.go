@@ -20,7 +20,8 @@ var (
 )
 
 // Default returns the Cache behind the registered driver, configured from
-// the environment (CACHEOPS_REDIS, CACHEOPS_PREFIX) on first use.
+// the environment (CACHEOPS_REDIS, CACHEOPS_PREFIX, CACHEOPS_TTL,
+// CACHEOPS_TABLES) on first use.
 func Default() (*Cache, error) {
 	defaultOnce.Do(func() { defaultCache, defaultErr = New(Options{}) })
 	return defaultCache, defaultErr

@@ -53,6 +53,9 @@ type Config struct {
 	// "table") with the settings their policies read: their values join
 	// every entry's namespace, and those tables are cached.
 	RowSecurity map[string][]string
+	// Tables are per-table rules by pattern ("schema.table", "table",
+	// "schema.*", "*"); the most specific pattern naming a table decides.
+	Tables map[string]TableRule
 
 	stats   Stats
 	breaker breaker

@@ -114,6 +114,10 @@ type plan struct {
 	effects bool
 	// fillLock: a miss takes the cross-process fill lock.
 	fillLock bool
+	// tablesOff: a table it reads is not to be cached (Config.Tables);
+	// tablesTTL: the smallest TTL the rules of its tables give.
+	tablesOff bool
+	tablesTTL time.Duration
 	// captureOff: PostgreSQL refused this write's capture for lack of
 	// privilege; it runs as written and invalidates its tables whole.
 	captureOff atomic.Bool
@@ -156,6 +160,7 @@ func (d *database) newPlan(p *keys.Plan, cat *catalog.Catalog, cfg *Config) *pla
 		}
 	}
 	if p.Cacheable {
+		out.applyRules(cfg.Tables)
 		home := d.bucket("")
 		if len(p.Deps) > 0 {
 			home = d.bucket(p.Deps[0])

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // errNotShared tells waiters to run their own query: the leader's result is
@@ -28,10 +29,19 @@ type flight struct {
 // neither stored nor shared: the waiters run their own query. Entries of
 // the two forms have keys of their own, so a flight only ever holds its own
 // form's recording.
-func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamps []string, tokens string, f resultForm[R, T]) (R, error) {
+func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamps []string, tokens string, ctl readControl, f resultForm[R, T]) (R, error) {
 	var zero R
 	fkey := key + "\x00" + tokens
-	call, led := c.cfg.flights.start(fkey)
+	var call *flightCall
+	led := true
+	if ctl.refresh {
+		// A refresh runs its own query, begun after it was asked for, and
+		// shares it with no one: its result must be at least that fresh.
+		call = &flightCall{done: make(chan struct{})}
+		fkey = ""
+	} else {
+		call, led = c.cfg.flights.start(fkey)
+	}
 	if led {
 		finished := false
 		finish := func(v *flight, err error) {
@@ -45,7 +55,7 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 				unlock()
 			}
 		}()
-		if c.wantsFillLock(ctx, p) {
+		if !ctl.refresh && c.wantsFillLock(ctx, p) {
 			// Across processes: one fills, the others wait for its entry.
 			var payload []byte
 			payload, unlock = c.awaitFill(ctx, key, stamps)
@@ -73,7 +83,7 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 				unlock()
 			default:
 				// Encoded before the waiters get it, sent in the background.
-				c.storeLater(ctx, key, stamps, tokens, func() ([]byte, error) { return f.encode(rec) }, unlock)
+				c.storeLater(ctx, key, stamps, tokens, ctl.ttl, func() ([]byte, error) { return f.encode(rec) }, unlock)
 				c.cfg.flights.finish(fkey, call, &flight{rec: rec}, nil)
 			}
 		}), nil
@@ -104,10 +114,10 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 
 // put stores an encoded result if its stamps still hold the tokens read
 // before the query ran.
-func (c *Config) put(ctx context.Context, key string, stamps []string, tokens string, payload []byte) {
+func (c *Config) put(ctx context.Context, key string, stamps []string, tokens string, payload []byte, ttl time.Duration) {
 	sctx, cancel := context.WithTimeout(ctx, c.RedisTimeout)
 	defer cancel()
-	stored, err := c.Store.Put(sctx, key, stamps, tokens, payload, c.TTL)
+	stored, err := c.Store.Put(sctx, key, stamps, tokens, payload, ttl)
 	switch {
 	case err != nil:
 		c.stats.RedisErrors.Add(1)

@@ -40,8 +40,11 @@ type stmtForm[R, T any] interface {
 // differ from database/sql's).
 func statement[R, T any](c *Conn, ctx context.Context, p *plan, text, ns string, args []driver.NamedValue, capt *keys.Capture, f stmtForm[R, T]) (R, error) {
 	if p.Cacheable && c.usesCache(ctx) {
-		if key, ok := keys.EntryKey(p.entryPrefix, c.sess.namespace+ns, text, args); ok {
-			return cachedRead(c, ctx, p, key, args, f)
+		ctl := c.readControl(ctx, p)
+		if ctl.skip {
+			c.cfg.stats.Skipped.Add(1)
+		} else if key, ok := keys.EntryKey(p.entryPrefix, c.sess.namespace+ns, p.keyText(text), args); ok {
+			return cachedRead(c, ctx, p, key, args, ctl, f)
 		}
 	}
 	c.cfg.stats.Passthrough.Add(1)
@@ -87,7 +90,7 @@ func (c *Conn) usesCache(ctx context.Context) bool {
 
 // cachedRead answers from Redis on a valid hit; otherwise it runs the query
 // and records the result for a guarded store. Both APIs' reads come here.
-func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, args []driver.NamedValue, f resultForm[R, T]) (R, error) {
+func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, args []driver.NamedValue, ctl readControl, f resultForm[R, T]) (R, error) {
 	stats := &c.cfg.stats
 	if ctx.Err() != nil {
 		return f.run(ctx) // the database reports the cancellation as it would without cacheops
@@ -103,17 +106,23 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 	var payload []byte
 	var tokens string
 	var err error
-	if p.mostlyMisses() {
+	// Stamps outlive the entries that depend on them.
+	stampTTL := 2 * max(c.cfg.TTL, ctl.ttl)
+	switch {
+	case ctl.refresh:
+		// No lookup: register and read the stamps, then run the query.
+		tokens, err = c.cfg.Store.Register(lctx, c.sess.db.registrations(inst), stamps, stampTTL)
+	case p.mostlyMisses():
 		// Lookup and registration in one round trip.
-		payload, tokens, err = c.cfg.Store.LookupOrRegister(lctx, key, c.sess.db.registrations(inst), stamps, 2*c.cfg.TTL)
-	} else {
+		payload, tokens, err = c.cfg.Store.LookupOrRegister(lctx, key, c.sess.db.registrations(inst), stamps, stampTTL)
+	default:
 		payload, tokens, err = c.cfg.Store.Lookup(lctx, key, stamps)
 		if err == nil && payload == nil {
 			// A miss: register the schemes and read the stamps before the query.
-			tokens, err = c.cfg.Store.Register(lctx, c.sess.db.registrations(inst), stamps, 2*c.cfg.TTL)
+			tokens, err = c.cfg.Store.Register(lctx, c.sess.db.registrations(inst), stamps, stampTTL)
 		}
 	}
-	if err == nil {
+	if err == nil && !ctl.refresh {
 		p.observeLookup(payload != nil)
 	}
 	if ctx.Err() == nil {
@@ -147,6 +156,10 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		stats.Passthrough.Add(1)
 		return f.run(ctx)
 	}
-	stats.Misses.Add(1)
-	return missRead(c, ctx, p, key, stamps, tokens, f)
+	if ctl.refresh {
+		stats.Refreshes.Add(1)
+	} else {
+		stats.Misses.Add(1)
+	}
+	return missRead(c, ctx, p, key, stamps, tokens, ctl, f)
 }

@@ -9,6 +9,7 @@ type Stats struct {
 	Invalidations, CatalogLoads                        atomic.Int64
 	LockWaits, LockTimeouts                            atomic.Int64
 	Ambiguous, Unreplicated                            atomic.Int64
+	Skipped, Refreshes                                 atomic.Int64
 }
 
 // StatsSnapshot is a point-in-time copy of Stats.
@@ -49,6 +50,12 @@ type StatsSnapshot struct {
 	// replicas than WaitReplicas acknowledged them in time: kept and sent
 	// again, and until then this process serves no hits.
 	Unreplicated int64
+	// Skipped are cacheable reads kept from the cache by a control (NoCache,
+	// a nocache hint, a table rule); they count as Passthrough too.
+	Skipped int64
+	// Refreshes are reads that ran the query to store a fresh result
+	// (Refresh, a refresh hint) without looking the entry up.
+	Refreshes int64
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
@@ -57,6 +64,6 @@ func (s *Stats) snapshot() StatsSnapshot {
 		Uncached: s.Uncached.Load(), Passthrough: s.Passthrough.Load(), RedisErrors: s.RedisErrors.Load(),
 		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
 		LockWaits: s.LockWaits.Load(), LockTimeouts: s.LockTimeouts.Load(), Ambiguous: s.Ambiguous.Load(),
-		Unreplicated: s.Unreplicated.Load(),
+		Unreplicated: s.Unreplicated.Load(), Skipped: s.Skipped.Load(), Refreshes: s.Refreshes.Load(),
 	}
 }

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // A miss hands its rows over and stores the entry in the background: the
@@ -23,7 +24,7 @@ type inflight struct {
 // storeLater encodes a result now (the caller may change what it was given
 // afterwards) and stores it in the background behind the stale-fill guard;
 // then, done (releasing a fill lock: other processes wait for the entry).
-func (c *Conn) storeLater(ctx context.Context, key string, stamps []string, tokens string, encode func() ([]byte, error), done func()) {
+func (c *Conn) storeLater(ctx context.Context, key string, stamps []string, tokens string, ttl time.Duration, encode func() ([]byte, error), done func()) {
 	payload, err := encode()
 	if err != nil {
 		c.cfg.stats.Uncached.Add(1)
@@ -36,7 +37,7 @@ func (c *Conn) storeLater(ctx context.Context, key string, stamps []string, toke
 	go func() {
 		defer close(f.done)
 		defer storing.CompareAndDelete(key, f)
-		c.cfg.put(ctx, key, stamps, tokens, payload)
+		c.cfg.put(ctx, key, stamps, tokens, payload, ttl)
 		done()
 	}()
 }

@@ -21,7 +21,7 @@ func AnalyseWith(sql string, maxIn int) *Analysis {
 	if err != nil {
 		return &Analysis{SQL: sql, MaxInList: maxIn, ParseErr: err}
 	}
-	a := &Analysis{SQL: sql, MaxInList: maxIn, Stmts: make([]Statement, 0, len(res.Stmts))}
+	a := &Analysis{SQL: sql, MaxInList: maxIn, Stmts: make([]Statement, 0, len(res.Stmts)), Hints: hintsOf(sql)}
 	for _, raw := range res.Stmts {
 		a.Stmts = append(a.Stmts, classify(raw.Stmt, maxIn))
 	}

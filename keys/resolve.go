@@ -91,13 +91,15 @@ type Plan struct {
 	// inside a transaction) made the plan coarser than it will be: used
 	// once, not kept.
 	Provisional bool
+	// Hints are the statement's cache directives (comments).
+	Hints Hints
 }
 
 // Resolve binds an analysis to a catalog and a session. cat may be nil when no
 // catalog could be read: reads are then not cached and writes invalidate the
 // whole database, which is always correct.
 func Resolve(a *Analysis, cat *catalog.Catalog, s *Session) *Plan {
-	p := &Plan{Complete: true, MaxInList: a.MaxInList}
+	p := &Plan{Complete: true, MaxInList: a.MaxInList, Hints: a.Hints}
 	if a.ParseErr != nil {
 		p.Reason = "parse error"
 		// PostgreSQL may still accept it (another version's syntax).

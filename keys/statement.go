@@ -139,6 +139,8 @@ type Analysis struct {
 	// ParseErr is set when pg_query could not parse the text: the SQL goes to
 	// PostgreSQL unchanged, is never cached and is treated as unknown.
 	ParseErr error
+	// Hints are the text's cache directives (comments).
+	Hints Hints
 }
 
 // Single returns the only statement, or nil for a multi-statement text.

@@ -471,7 +471,7 @@ func NewToken() string {
 }
 
 func seconds(d time.Duration) string {
-	s := int64(d / time.Second)
+	s := int64((d + time.Second - 1) / time.Second) // Redis keeps whole seconds: round up
 	if s < 1 {
 		s = 1
 	}

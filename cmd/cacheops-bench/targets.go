@@ -25,6 +25,7 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 	}{
 		{"point hit (1 row)", "SELECT " + cols + " FROM cacheops_bench.items WHERE id = $1", 4242, 1.3},
 		{"20-row hit", "SELECT " + cols + " FROM cacheops_bench.items WHERE category = $1 ORDER BY id LIMIT 20", 7, 1.3},
+		{"GROUP BY hit (10 rows: numeric avg)", "SELECT category, count(*), avg(price) FROM cacheops_bench.items WHERE category < $1 GROUP BY category ORDER BY category", 10, 1.3},
 		{"GROUP BY hit (100 rows: numeric sum, timestamptz max)", "SELECT category, count(*), sum(price), max(created) FROM cacheops_bench.items WHERE category < $1 GROUP BY category ORDER BY category", 1000, 1.3},
 	}
 	var variants []*variant
