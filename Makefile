@@ -15,6 +15,8 @@ test: services lint
 	$(MAKE) --no-print-directory fuzz FUZZTIME=20000x
 	# A non-UTC local zone, so that time.Local values are really checked.
 	TZ=Asia/Kolkata $(GO) test -race -count=1 -timeout 9m ./...
+	# The analysis on the pure-Go parser too.
+	CGO_ENABLED=0 $(GO) test -count=1 ./keys ./internal/...
 	# One tested example per stack, in a module of its own.
 	cd examples && $(GO) test -race -count=1 ./...
 
@@ -22,9 +24,18 @@ test: services lint
 demo: services
 	$(GO) run ./cmd/cacheops-demo
 
-## bench: the comparison table (direct pgx, cacheops hit and miss, raw Redis GET).
+## bench: the parser table (cgo and pure Go), then the comparison tables (direct pgx, cacheops hit and miss, raw Redis GET).
+BENCHBIN ?= /tmp/cacheops-bench
 bench: services
-	$(GO) run ./cmd/cacheops-bench -time $(BENCHTIME)
+	@mkdir -p $(BENCHBIN)
+	@$(GO) build -o $(BENCHBIN)/cgo ./cmd/cacheops-bench
+	@CGO_ENABLED=0 $(GO) build -o $(BENCHBIN)/purego ./cmd/cacheops-bench
+	@echo "| parser | process start to first query | parse + analysis of a new statement | bench binary |"
+	@echo "|---|---|---|---|"
+	@$(BENCHBIN)/cgo -startup
+	@$(BENCHBIN)/purego -startup
+	@echo
+	$(BENCHBIN)/cgo -time $(BENCHTIME)
 
 ## profile: CPU and allocation profiles of the hit, miss and write benchmarks (go tool pprof cpu.out).
 profile: services
@@ -44,6 +55,11 @@ lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt would change:"; gofmt -l .; exit 1)
 	$(GO) vet ./...
 	cd examples && $(GO) vet ./...
+	# No C compiler needed: the pure-Go parser builds without cgo, and for
+	# other systems.
+	CGO_ENABLED=0 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	GOOS=windows $(GO) build ./...
 
 FUZZTIME ?= 100000x
 fuzz:

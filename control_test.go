@@ -210,6 +210,9 @@ func TestTableRules(t *testing.T) {
 	if e.schema != schema {
 		t.Fatalf("schema %q, newEnv made %q", schema, e.schema)
 	}
+	// A view is cached as the tables it reads are.
+	e.outOfBand("CREATE VIEW extra_tags AS SELECT post_id, tag FROM extra")
+	e.outOfBand("CREATE VIEW visible_post AS SELECT id, title FROM post WHERE visible")
 	for _, tc := range []struct {
 		q   string
 		ttl time.Duration // 0: not cached
@@ -220,6 +223,8 @@ func TestTableRules(t *testing.T) {
 		{"SELECT tag FROM extra WHERE id = 1", 0},
 		{"SELECT p.title, x.tag FROM post p JOIN extra x ON x.post_id = p.id WHERE p.id = 1", 0},
 		{"SELECT name FROM brand WHERE id = 1", 10 * time.Second},
+		{"SELECT tag FROM extra_tags WHERE post_id = 1", 0},
+		{"SELECT title FROM visible_post WHERE id = 1", 30 * time.Second},
 		{"SELECT b.name FROM brand b JOIN brand_label bl ON bl.brand_id = b.id WHERE b.id = 1", 10 * time.Second},
 	} {
 		for _, k := range e.keys(e.prefix + "{*}e:*") {

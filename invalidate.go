@@ -3,6 +3,7 @@ package cacheops
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 
 	cdriver "github.com/cacheops/cacheops/driver"
@@ -20,7 +21,10 @@ func InvalidateTables(ctx context.Context, db *sql.DB, tables ...string) error {
 	return withConn(ctx, db, func(c *cdriver.Conn) error { return c.Invalidate(ctx, tables, false) })
 }
 
-// InvalidateAll invalidates every cached read of db's database.
+// InvalidateAll invalidates every cached read of db's database, and makes
+// every process reload its catalog: the remedy for a migration run outside
+// cacheops. db may be cacheops' or a wrapper's around it (otelsql and any
+// driver whose connections expose the wrapped one with Raw or Unwrap).
 func InvalidateAll(ctx context.Context, db *sql.DB) error {
 	return withConn(ctx, db, func(c *cdriver.Conn) error { return c.Invalidate(ctx, nil, true) })
 }
@@ -32,10 +36,29 @@ func withConn(ctx context.Context, db *sql.DB, f func(*cdriver.Conn) error) erro
 	}
 	defer conn.Close()
 	return conn.Raw(func(dc any) error {
-		c, ok := dc.(*cdriver.Conn)
-		if !ok {
+		c := unwrapConn(dc)
+		if c == nil {
 			return ErrNotCacheops
 		}
 		return f(c)
 	})
+}
+
+// unwrapConn finds cacheops' connection under the wrappers other libraries
+// put around it (otelsql and others expose the wrapped one with Raw or
+// Unwrap); nil: there is none.
+func unwrapConn(dc any) *cdriver.Conn {
+	for range 16 {
+		switch w := dc.(type) {
+		case *cdriver.Conn:
+			return w
+		case interface{ Raw() driver.Conn }:
+			dc = w.Raw()
+		case interface{ Unwrap() driver.Conn }:
+			dc = w.Unwrap()
+		default:
+			return nil
+		}
+	}
+	return nil
 }

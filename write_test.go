@@ -1,11 +1,16 @@
 package cacheops_test
 
 import (
+	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/cacheops/cacheops"
-	"testing"
 )
 
 // Each write path invalidates the relations it changes. Every case caches a
@@ -262,5 +267,63 @@ func TestManualInvalidation(t *testing.T) {
 	}
 	if err := cacheops.InvalidateTables(e.ctx, e.direct, "post"); !errors.Is(err, cacheops.ErrNotCacheops) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// rawConn is another library's wrapper around cacheops' connection
+// (otelsql's shape: the wrapped connection through Raw, or Unwrap).
+type rawConn struct{ driver.Conn }
+
+func (r rawConn) Raw() driver.Conn { return r.Conn }
+
+type unwrapConn struct{ driver.Conn }
+
+func (u unwrapConn) Unwrap() driver.Conn { return u.Conn }
+
+type wrappingConnector struct {
+	driver.Connector
+	layers int
+}
+
+func (w wrappingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	c, err := w.Connector.Connect(ctx)
+	for i := 0; err == nil && i < w.layers; i++ {
+		if i%2 == 0 {
+			c = rawConn{Conn: c}
+		} else {
+			c = unwrapConn{c}
+		}
+	}
+	return c, err
+}
+
+// Manual invalidation finds cacheops under other wrappers.
+func TestManualInvalidationThroughWrappers(t *testing.T) {
+	e := newFixture(t)
+	cfg, err := pgx.ParseConfig(withSearchPath(testDSN(), e.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const q = "SELECT title FROM post WHERE id = 1"
+	for layers := 1; layers <= 3; layers++ {
+		wrapped := sql.OpenDB(wrappingConnector{e.cache.WrapConnector(stdlib.GetConnector(*cfg)), layers})
+		e.cached(q)
+		e.outOfBand("UPDATE post SET title = title || '!' WHERE id = 1")
+		if err := cacheops.InvalidateTables(e.ctx, wrapped, "post"); err != nil {
+			t.Fatalf("%d wrappers: %v", layers, err)
+		}
+		e.fresh(q)
+		e.cached(q)
+		e.outOfBand("UPDATE post SET title = title || '!' WHERE id = 1")
+		if err := cacheops.InvalidateAll(e.ctx, wrapped); err != nil {
+			t.Fatalf("%d wrappers: %v", layers, err)
+		}
+		e.fresh(q)
+		wrapped.Close()
+	}
+	plain := sql.OpenDB(wrappingConnector{stdlib.GetConnector(*cfg), 2})
+	defer plain.Close()
+	if err := cacheops.InvalidateAll(e.ctx, plain); !errors.Is(err, cacheops.ErrNotCacheops) {
+		t.Fatalf("a wrapper around plain pgx: %v", err)
 	}
 }

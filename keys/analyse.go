@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/cacheops/cacheops/internal/pgparse"
 )
 
 // Analyse parses sql with pg_query and classifies every statement in it,
@@ -17,7 +19,7 @@ func AnalyseWith(sql string, maxIn int) *Analysis {
 	if maxIn <= 0 {
 		maxIn = DefaultMaxInList
 	}
-	res, err := pg_query.Parse(sql)
+	res, err := pgparse.Parse(sql)
 	if err != nil {
 		return &Analysis{SQL: sql, MaxInList: maxIn, ParseErr: err}
 	}

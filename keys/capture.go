@@ -9,6 +9,8 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
+	"github.com/cacheops/cacheops/internal/pgparse"
+
 	"github.com/cacheops/cacheops/catalog"
 )
 
@@ -132,7 +134,7 @@ func WideOf(rels []string) []Change {
 // addReturning appends qual.col for every column to the RETURNING list of the
 // only statement in sql and deparses it.
 func addReturning(sql, qual string, cols []string) (string, error) {
-	tree, err := pg_query.Parse(sql)
+	tree, err := pgparse.Parse(sql)
 	if err != nil || len(tree.Stmts) != 1 {
 		return "", fmt.Errorf("keys: cannot rewrite %q", sql)
 	}
@@ -151,7 +153,7 @@ func addReturning(sql, qual string, cols []string) (string, error) {
 	default:
 		return "", fmt.Errorf("keys: not a plain write: %q", sql)
 	}
-	return pg_query.Deparse(tree)
+	return pgparse.Deparse(tree)
 }
 
 // planCapture decides how a plain write reports its rows, or returns nil when

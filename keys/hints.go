@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/cacheops/cacheops/internal/pgparse"
 )
 
 // HintPrefix starts a comment that steers the cache for one statement:
@@ -39,7 +41,7 @@ func hintsOf(sql string) Hints {
 	if !strings.Contains(sql, HintPrefix) {
 		return h
 	}
-	res, err := pg_query.Scan(sql)
+	res, err := pgparse.Scan(sql)
 	if err != nil {
 		return h
 	}

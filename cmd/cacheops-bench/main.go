@@ -49,7 +49,15 @@ func main() {
 	dur := flag.Duration("time", 2*time.Second, "measuring time per query")
 	scale = flag.Bool("scale", true, "measure invalidation cost with 1k, 10k and 100k cached entries")
 	rowsN := flag.Int("rows", 200000, "rows in the benchmark table")
+	startup := flag.Bool("startup", false, "only the parser row: process start to first query, parse time, binary size")
 	flag.Parse()
+	if *startup {
+		if err := benchStartup(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*dur, *rowsN); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
