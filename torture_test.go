@@ -802,7 +802,8 @@ func startRedis(t *testing.T, args ...string) *redisServer {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	s := &redisServer{port: port, args: args}
+	// Its own directory: a replica keeps the RDB of a full sync on disk.
+	s := &redisServer{port: port, args: append([]string{"--dir", t.TempDir()}, args...)}
 	s.start(t)
 	t.Cleanup(func() { s.stop() })
 	return s
