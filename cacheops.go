@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -101,6 +102,15 @@ type Options struct {
 	// Nil: CACHEOPS_TABLES ("*=off,public.posts=on,public.comments=30s"),
 	// else every table, with TTL.
 	Tables map[string]TableRule
+	// Logger gets what an operator needs to know: Redis unreachable and
+	// back, invalidations kept for later and delivered, failed Redis calls
+	// (a wrong password or database number among them), catalog loads (at
+	// Debug) — each kind at most once per 10 s. Nil: slog.Default(). go-redis's own
+	// log lines go there too (see the README's Failure section).
+	Logger *slog.Logger
+	// Hooks are called after each step: hit, miss, store, guard drop,
+	// invalidation, Redis error.
+	Hooks Hooks
 }
 
 // WithFillLock turns the cross-process fill lock on or off for the reads
@@ -167,6 +177,11 @@ func New(opts Options) (*Cache, error) {
 		}
 		c.rdb, c.ownsRedis = rdb, true
 	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	routeRedisLog(logger)
 	store := lua.NewStore(c.rdb)
 	store.SetWaitReplicas(opts.WaitReplicas)
 	c.cfg = (&cdriver.Config{
@@ -184,6 +199,8 @@ func New(opts Options) (*Cache, error) {
 		AmbiguousDelay:  opts.AmbiguousDelay,
 		RowSecurity:     opts.RowSecurity,
 		Tables:          opts.Tables,
+		Logger:          logger,
+		Hooks:           opts.Hooks,
 	}).Init()
 	return c, nil
 }
@@ -228,6 +245,7 @@ func (c *Cache) Redis() redis.UniversalClient { return c.cfg.Store.Client() }
 // the Redis client if the Cache created it.
 func (c *Cache) Close() error {
 	c.cfg.Settle()
+	c.cfg.Close()
 	err := c.cfg.Store.Close()
 	if c.ownsRedis {
 		err = errors.Join(err, c.rdb.Close())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"regexp"
 	"strings"
@@ -118,7 +119,8 @@ func newEnv(t testing.TB, opts ...func(*cacheops.Options)) *env {
 	// A generous Redis timeout: under -race with every test in parallel on two
 	// cores a loaded Redis may take a while, and these tests are about
 	// correctness; timeouts have tests of their own.
-	o := cacheops.Options{Redis: rdb, Prefix: fmt.Sprintf("test:%s:%d:", schema, time.Now().UnixNano()), RedisTimeout: 5 * time.Second}
+	o := cacheops.Options{Redis: rdb, Prefix: fmt.Sprintf("test:%s:%d:", schema, time.Now().UnixNano()), RedisTimeout: 5 * time.Second,
+		Logger: slog.New(slog.DiscardHandler)} // tests that read the log set their own
 	for _, f := range opts {
 		f(&o)
 	}

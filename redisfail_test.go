@@ -123,9 +123,9 @@ func TestRedisThatNeverAnswers(t *testing.T) {
 		t.Fatalf("20 reads took %v against a silent Redis: the breaker did not open", took)
 	}
 	s := e.cache.Stats()
-	// Reads stop calling Redis once the breaker opens (a handful of errors);
-	// every write still tries to deliver its invalidation, once: Redis may be
-	// back for other processes.
+	// Reads and writes stop calling Redis once the breaker opens (a handful
+	// of errors, and a probe per cool-down); writes keep their invalidations
+	// for the redeliverer.
 	if s.RedisErrors == 0 || s.RedisErrors > 10+20 || s.Hits != 0 || s.Passthrough != 40 {
 		t.Fatalf("stats %+v", s)
 	}

@@ -37,16 +37,18 @@ func (b *breaker) isOpen() bool {
 	return until != 0 && time.Now().UnixNano() < until
 }
 
-// record notes a Redis call's outcome.
-func (b *breaker) record(err error) {
+// record notes a Redis call's outcome, and whether it opened the breaker
+// (it was closed) or closed it (it was open).
+func (b *breaker) record(err error) (opened, closed bool) {
 	if err == nil {
 		if b.failures.Load() != 0 || b.openUntil.Load() != 0 {
 			b.failures.Store(0)
-			b.openUntil.Store(0)
+			closed = b.openUntil.Swap(0) != 0
 		}
-		return
+		return false, closed
 	}
 	if b.failures.Add(1) >= b.threshold {
-		b.openUntil.Store(time.Now().Add(b.cooldown).UnixNano())
+		opened = b.openUntil.Swap(time.Now().Add(b.cooldown).UnixNano()) == 0
 	}
+	return opened, false
 }

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,13 @@ type Config struct {
 	// Tables are per-table rules by pattern ("schema.table", "table",
 	// "schema.*", "*"); the most specific pattern naming a table decides.
 	Tables map[string]TableRule
+	// Logger gets what an operator should know (Redis unreachable and
+	// back, invalidations kept and delivered, catalog loads at Debug), each
+	// kind at most once per 10 s; nil: none.
+	Logger *slog.Logger
+	// Hooks are called after each step (hits, misses, stores, guard drops,
+	// invalidations, Redis errors).
+	Hooks Hooks
 
 	stats   Stats
 	breaker breaker
@@ -70,12 +78,20 @@ type Config struct {
 	undelivered    map[string]uint64 // stamp → the keep that put it there
 	keeps          uint64
 	hasUndelivered atomic.Bool
-	lastRedelivery atomic.Int64
-	redelivering   atomic.Bool
 	noInvalidation atomic.Bool
 	// nativeKey names this cache's state in a pgx connection's CustomData.
-	nativeKey string
+	nativeKey  string
+	hooksTimed bool
+	logs       LimitedLog
+	// redeliverer: a goroutine sends kept invalidations until none is left;
+	// closed stops it.
+	redeliverer atomic.Bool
+	closed      atomic.Bool
 }
+
+// Close stops the redeliverer (kept invalidations are then lost with the
+// process, as on a crash).
+func (c *Config) Close() { c.closed.Store(true) }
 
 // DisableInvalidationForTesting switches invalidation off, so that tests can
 // prove their checkers see the stale reads that follow. Never use it
@@ -109,6 +125,7 @@ func (c *Config) Init() *Config {
 	c.analyses, _ = lru.New[string, *keys.Analysis](4096)
 	c.sessionSQL, c.sessionSettings = sessionQuery(c.RowSecurity)
 	c.nativeKey = fmt.Sprintf("cacheops/%p", c)
+	c.hooksTimed = c.Hooks.timed()
 	return c
 }
 

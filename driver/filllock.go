@@ -41,7 +41,7 @@ func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (payl
 	got, err := cfg.Store.Lock(lctx, lockKey, token, cfg.FillLockWait)
 	cancel()
 	if err != nil {
-		cfg.stats.RedisErrors.Add(1)
+		cfg.redisFailed(ctx, err, time.Time{})
 		return nil, func() {}
 	}
 	if got {
@@ -59,7 +59,7 @@ func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (payl
 		payload, held, err := cfg.Store.LookupLocked(lctx, key, stamps, lockKey)
 		cancel()
 		if err != nil {
-			cfg.stats.RedisErrors.Add(1)
+			cfg.redisFailed(ctx, err, time.Time{})
 			break
 		}
 		if payload == nil && !held {

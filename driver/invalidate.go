@@ -27,9 +27,9 @@ func (c *Config) schemaToken(ctx context.Context, db *database) string {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
 	defer cancel()
 	token, err := c.Store.SchemaTokens(ctx, db.schemaStamps[:], 2*c.TTL)
-	c.breaker.record(err)
+	c.recordRedis(ctx, err)
 	if err != nil {
-		c.stats.RedisErrors.Add(1)
+		c.redisFailed(ctx, err, time.Time{})
 		return unknownSchema
 	}
 	return token
@@ -50,12 +50,21 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	if c.Store == nil || (len(changes) == 0 && !global) || c.noInvalidation.Load() {
 		return
 	}
-	// Always try, whatever the circuit breaker says: it spares the read path,
-	// but Redis may be back for other processes, whose entries this write
-	// makes stale. The write has happened: deliver even if the caller gives
-	// up now.
+	if !c.breaker.allow() {
+		// Redis has been failing: keep the invalidation for the redeliverer,
+		// which probes Redis and sends it as soon as Redis answers, rather
+		// than make every write wait a timeout. Until then this process
+		// serves no hits. Taken whole (the schemes sets cannot be read),
+		// with the whole database when the write's catalog cannot be checked.
+		kept := db.wideStamps(changes, global || schemaToken != "")
+		call(ctx, c.Hooks.Invalidate, Event{Stamps: len(kept), Err: errRedisDown}, time.Time{})
+		c.keepUndelivered(db, kept)
+		return
+	}
+	// The write has happened: deliver even if the caller gives up now.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
 	defer cancel()
+	start := c.since()
 	stamps, setChecks, granular := db.invalidationStamps(ctx, c.Store, changes, global)
 	if len(stamps) == 0 {
 		return
@@ -92,7 +101,7 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 		more, err = c.redeliver(ctx, db, outdated)
 		undelivered = append(undelivered, more...)
 	}
-	c.recordDelivery(err)
+	c.recordDelivery(ctx, err)
 	if err != nil && schemaChecks > 0 {
 		// Whether the write was planned with a current catalog is unknown
 		// now: when Redis is back, assume it was not.
@@ -103,8 +112,12 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 		// relations go whole.
 		undelivered = append(undelivered, db.wideStamps(granular, false)...)
 	}
+	call(ctx, c.Hooks.Invalidate, Event{Stamps: len(stamps), Err: err}, start)
 	c.settleUndelivered(db, pending, undelivered)
 }
+
+// errRedisDown is why an invalidation is kept without trying Redis.
+var errRedisDown = errors.New("cacheops: Redis unreachable (circuit breaker open); invalidation kept for redelivery")
 
 // redeliver invalidates changes whose copies of the schemes sets were out
 // of date (a reader registered a scheme, or a set was lost): the failed
@@ -150,13 +163,13 @@ func (c *Config) invalidateAmbiguous(ctx context.Context, db *database, changes 
 // recordDelivery counts an invalidation's outcome. One the master took but
 // too few replicas acknowledged says nothing bad of Redis: it does not feed
 // the circuit breaker.
-func (c *Config) recordDelivery(err error) {
+func (c *Config) recordDelivery(ctx context.Context, err error) {
 	if errors.Is(err, lua.ErrNotReplicated) {
 		c.stats.Unreplicated.Add(1)
 		return
 	}
-	c.breaker.record(err)
+	c.recordRedis(ctx, err)
 	if err != nil {
-		c.stats.RedisErrors.Add(1)
+		c.redisFailed(ctx, err, time.Time{})
 	}
 }

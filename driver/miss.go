@@ -29,7 +29,7 @@ type flight struct {
 // neither stored nor shared: the waiters run their own query. Entries of
 // the two forms have keys of their own, so a flight only ever holds its own
 // form's recording.
-func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamps []string, tokens string, ctl readControl, f resultForm[R, T]) (R, error) {
+func missRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key string, stamps []string, tokens string, ctl readControl, f resultForm[R, T]) (R, error) {
 	var zero R
 	fkey := key + "\x00" + tokens
 	var call *flightCall
@@ -83,7 +83,8 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 				unlock()
 			default:
 				// Encoded before the waiters get it, sent in the background.
-				c.storeLater(ctx, key, stamps, tokens, ctl.ttl, func() ([]byte, error) { return f.encode(rec) }, unlock)
+				ev := Event{SQL: text, Tables: p.Deps, Key: key}
+				c.storeLater(ctx, ev, stamps, tokens, ctl.ttl, func() ([]byte, error) { return f.encode(rec) }, unlock)
 				c.cfg.flights.finish(fkey, call, &flight{rec: rec}, nil)
 			}
 		}), nil
@@ -114,16 +115,20 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, stamp
 
 // put stores an encoded result if its stamps still hold the tokens read
 // before the query ran.
-func (c *Config) put(ctx context.Context, key string, stamps []string, tokens string, payload []byte, ttl time.Duration) {
+func (c *Config) put(ctx context.Context, ev Event, stamps []string, tokens string, payload []byte, ttl time.Duration) {
 	sctx, cancel := context.WithTimeout(ctx, c.RedisTimeout)
 	defer cancel()
-	stored, err := c.Store.Put(sctx, key, stamps, tokens, payload, ttl)
+	start := c.since()
+	stored, err := c.Store.Put(sctx, ev.Key, stamps, tokens, payload, ttl)
+	ev.Bytes = len(payload)
 	switch {
 	case err != nil:
-		c.stats.RedisErrors.Add(1)
+		c.redisFailed(ctx, err, start)
 	case stored:
 		c.stats.Stores.Add(1)
+		call(ctx, c.Hooks.Store, ev, start)
 	default:
 		c.stats.GuardDrops.Add(1)
+		call(ctx, c.Hooks.GuardDrop, ev, start)
 	}
 }

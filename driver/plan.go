@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/cacheops/cacheops/catalog"
@@ -50,13 +51,21 @@ func (c *Conn) catalog(ctx context.Context) *catalog.Catalog {
 			// A relation dropped while the catalog is read makes a catalog
 			// function fail (pg_get_viewdef): try again at once.
 			token := c.cfg.schemaToken(ctx, db)
+			start := time.Now()
 			for attempt := 0; attempt < 3; attempt++ {
 				c.cfg.stats.CatalogLoads.Add(1)
-				if cat, err := c.loadCatalog(ctx); err == nil {
+				cat, err := c.loadCatalog(ctx)
+				if err == nil {
 					cat.Token = token
 					db.setCatalog(cat)
 					c.plans = nil
+					c.cfg.logs.Log(ctx, c.cfg.Logger, slog.LevelDebug, "cacheops: catalog loaded", slog.String("database", db.id),
+						slog.Duration("took", time.Since(start)))
 					break
+				}
+				if attempt == 2 {
+					c.cfg.logs.Log(ctx, c.cfg.Logger, slog.LevelWarn, "cacheops: catalog could not be read; reads pass through, writes invalidate the database",
+						slog.String("database", db.id), slog.Any("err", err))
 				}
 			}
 		}

@@ -44,7 +44,7 @@ func statement[R, T any](c *Conn, ctx context.Context, p *plan, text, ns string,
 		if ctl.skip {
 			c.cfg.stats.Skipped.Add(1)
 		} else if key, ok := keys.EntryKey(p.entryPrefix, c.sess.namespace+ns, p.keyText(text), args); ok {
-			return cachedRead(c, ctx, p, key, args, ctl, f)
+			return cachedRead(c, ctx, p, text, key, args, ctl, f)
 		}
 	}
 	c.cfg.stats.Passthrough.Add(1)
@@ -90,7 +90,7 @@ func (c *Conn) usesCache(ctx context.Context) bool {
 
 // cachedRead answers from Redis on a valid hit; otherwise it runs the query
 // and records the result for a guarded store. Both APIs' reads come here.
-func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, args []driver.NamedValue, ctl readControl, f resultForm[R, T]) (R, error) {
+func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key string, args []driver.NamedValue, ctl readControl, f resultForm[R, T]) (R, error) {
 	stats := &c.cfg.stats
 	if ctx.Err() != nil {
 		return f.run(ctx) // the database reports the cancellation as it would without cacheops
@@ -100,6 +100,7 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		return f.run(ctx) // Redis is down: no call, no timeout to wait for
 	}
 	c.cfg.awaitStore(ctx, key)
+	start := c.cfg.since()
 	stamps, inst := c.sess.db.readKeys(p, args)
 	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
 	defer cancel()
@@ -126,10 +127,10 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		p.observeLookup(payload != nil)
 	}
 	if ctx.Err() == nil {
-		c.cfg.breaker.record(err) // the caller giving up says nothing of Redis
+		c.cfg.recordRedis(ctx, err) // the caller giving up says nothing of Redis
 	}
 	if err != nil {
-		stats.RedisErrors.Add(1)
+		c.cfg.redisFailed(ctx, err, start)
 		stats.Passthrough.Add(1)
 		return f.run(ctx)
 	}
@@ -147,6 +148,7 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		}
 		if err == nil {
 			stats.Hits.Add(1)
+			call(ctx, c.cfg.Hooks.Hit, Event{SQL: text, Tables: p.Deps, Key: key, Bytes: len(payload)}, start)
 			return f.replay(rec), nil
 		}
 		stats.DecodeErrors.Add(1)
@@ -160,6 +162,7 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, key string, arg
 		stats.Refreshes.Add(1)
 	} else {
 		stats.Misses.Add(1)
+		call(ctx, c.cfg.Hooks.Miss, Event{SQL: text, Tables: p.Deps, Key: key}, start)
 	}
-	return missRead(c, ctx, p, key, stamps, tokens, ctl, f)
+	return missRead(c, ctx, p, text, key, stamps, tokens, ctl, f)
 }

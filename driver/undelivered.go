@@ -2,13 +2,14 @@ package driver
 
 import (
 	"context"
+	"log/slog"
 	"time"
 )
 
 // Invalidations that could not be delivered are kept in one set per Config.
 // While it is not empty this process serves no hits at all (correct, if
-// coarse); it is sent again with every later invalidation and, from the
-// read path, at most every 100 ms in the background. A stamp leaves the set
+// coarse); it is sent again with every later invalidation and by a
+// background redeliverer (ensureRedeliverer). A stamp leaves the set
 // only once a delivery that carried it succeeded: a read that starts while
 // a redelivery is under way must still find the cache blocked.
 
@@ -30,6 +31,8 @@ func (c *Config) keepUndelivered(db *database, stamps []string) {
 	for _, s := range stamps {
 		c.undelivered[s] = c.keeps
 	}
+	c.logs.Log(context.Background(), c.Logger, slog.LevelWarn, "cacheops: invalidations kept until Redis takes them; no hits meanwhile",
+		slog.Int("stamps", len(c.undelivered)))
 	if len(c.undelivered) > maxUndelivered {
 		c.undelivered = map[string]uint64{}
 		c.dbs.Range(func(_, v any) bool {
@@ -40,6 +43,7 @@ func (c *Config) keepUndelivered(db *database, stamps []string) {
 		})
 	}
 	c.hasUndelivered.Store(true)
+	c.ensureRedeliverer(db)
 }
 
 // pending is a copy of the set for a delivery attempt; the set stays.
@@ -76,33 +80,58 @@ func (c *Config) settleUndelivered(db *database, p pending, undelivered []string
 				delete(c.undelivered, s)
 			}
 		}
-		c.hasUndelivered.Store(len(c.undelivered) > 0)
+		left := len(c.undelivered) > 0
+		delivered := c.hasUndelivered.Swap(left) && !left
 		c.undeliveredMu.Unlock()
+		if delivered {
+			c.logs.Log(context.Background(), c.Logger, slog.LevelInfo, "cacheops: kept invalidations delivered; hits resume")
+		}
 	}
 	c.keepUndelivered(db, undelivered)
 }
 
-// cacheBlocked reports whether undelivered invalidations forbid hits. At
-// most every 100 ms, and one at a time, it sends them again in the
-// background: no read waits for a Redis that is failing.
+// cacheBlocked reports whether undelivered invalidations forbid hits (the
+// redeliverer is sending them: no read waits for a Redis that is failing).
 func (c *Config) cacheBlocked(ctx context.Context, db *database) bool {
 	if !c.hasUndelivered.Load() {
 		return false
 	}
-	now := time.Now().UnixNano()
-	last := c.lastRedelivery.Load()
-	if now-last < int64(100*time.Millisecond) || !c.lastRedelivery.CompareAndSwap(last, now) ||
-		!c.breaker.allow() || !c.redelivering.CompareAndSwap(false, true) {
-		return true
+	c.ensureRedeliverer(db)
+	return true
+}
+
+// redeliveryEvery is how often the redeliverer tries, when the circuit
+// breaker lets it.
+const redeliveryEvery = 100 * time.Millisecond
+
+// ensureRedeliverer runs one goroutine per Config that sends the kept
+// invalidations again until none is left (or the cache is closed): every
+// redeliveryEvery while the circuit breaker is closed, once per cool-down
+// (its probe) while it is open. Nothing else has to happen for them to
+// land: a process that only writes delivers them too.
+func (c *Config) ensureRedeliverer(db *database) {
+	if !c.redeliverer.CompareAndSwap(false, true) {
+		return
 	}
 	go func() {
-		defer c.redelivering.Store(false)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
-		defer cancel()
-		p := c.pendingUndelivered()
-		undelivered, err := c.Store.Invalidate(ctx, p.stamps)
-		c.recordDelivery(err)
-		c.settleUndelivered(db, p, undelivered)
+		for {
+			for c.hasUndelivered.Load() && !c.closed.Load() {
+				time.Sleep(redeliveryEvery)
+				if !c.breaker.allow() {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), c.RedisTimeout)
+				p := c.pendingUndelivered()
+				undelivered, err := c.Store.Invalidate(ctx, p.stamps)
+				c.recordDelivery(ctx, err)
+				c.settleUndelivered(db, p, undelivered)
+				cancel()
+			}
+			c.redeliverer.Store(false)
+			// A keep between the last check and now found the flag set.
+			if !c.hasUndelivered.Load() || c.closed.Load() || !c.redeliverer.CompareAndSwap(false, true) {
+				return
+			}
+		}
 	}()
-	return true
 }

@@ -477,3 +477,18 @@ func seconds(d time.Duration) string {
 	}
 	return strconv.FormatInt(s, 10)
 }
+
+// Ping checks that Redis answers, on every master of a cluster: it returns
+// the first error (unreachable, refused credentials, a database number the
+// server does not have, a cluster that is down).
+func (s *Store) Ping(ctx context.Context) error {
+	rdb, _ := s.client.get()
+	var err error
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
+	} else {
+		err = rdb.Ping(ctx).Err()
+	}
+	s.client.observe(err)
+	return err
+}
