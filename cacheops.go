@@ -241,6 +241,9 @@ type Stats = cdriver.StatsSnapshot
 // when the one it was given named a cluster node).
 func (c *Cache) Redis() redis.UniversalClient { return c.cfg.Store.Client() }
 
+// Prefix returns the prefix of every Redis key the cache uses.
+func (c *Cache) Prefix() string { return c.cfg.Prefix }
+
 // Close waits for the entries being stored in the background, then closes
 // the Redis client if the Cache created it.
 func (c *Cache) Close() error {

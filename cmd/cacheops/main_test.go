@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops"
+)
+
+// The commands run against the real servers the suite uses, in a schema
+// and under a key prefix of their own, both removed afterwards.
+func testEnv(t *testing.T) (dsn string, db *sql.DB, cache *cacheops.Cache) {
+	t.Helper()
+	base := os.Getenv("CACHEOPS_TEST_DATABASE")
+	if base == "" {
+		base = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
+	}
+	redisURL := os.Getenv("CACHEOPS_TEST_REDIS")
+	if redisURL == "" {
+		redisURL = "redis://127.0.0.1:6379/9"
+	}
+	schema := fmt.Sprintf("cli_%d", time.Now().UnixNano())
+	prefix := "test:" + schema + ":"
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(fmt.Sprintf(`CREATE SCHEMA %s; CREATE TABLE %s.post (id int PRIMARY KEY, title text NOT NULL);
+		INSERT INTO %s.post VALUES (7, 'seven'), (8, 'eight')`, schema, schema, schema)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CACHEOPS_REDIS", redisURL)
+	t.Setenv("CACHEOPS_PREFIX", prefix)
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	dsn = u.String()
+	t.Setenv("CACHEOPS_DATABASE", dsn)
+	cache, err = cacheops.New(cacheops.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = cache.OpenDB(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		cache.Close()
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+		ropts, _ := redis.ParseURL(redisURL)
+		rdb := redis.NewClient(ropts)
+		keys, _ := rdb.Keys(context.Background(), escapeGlob(prefix)+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(context.Background(), keys...)
+		}
+		rdb.Close()
+	})
+	return dsn, db, cache
+}
+
+func cli(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	code := run(context.Background(), args, &out, &errs)
+	return out.String() + errs.String(), code
+}
+
+func mustContain(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	testEnv(t)
+	out, code := cli(t, "explain", "SELECT title FROM post WHERE id = $1", "7")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mustContain(t, out, "cached:        yes, for 1h0m0s", `."post"`, "id = 7", "entry key:", "stamps:", "parser:")
+	out, _ = cli(t, "explain", "SELECT title, now() FROM post WHERE id = $1", "7")
+	mustContain(t, out, "cached:        no — ")
+	out, _ = cli(t, "explain", "/* cacheops:nocache,ttl=soon */ SELECT title FROM post WHERE id = 1")
+	mustContain(t, out, "a control keeps it from the cache", "nocache", "ttl=soon (not understood: ignored)")
+	out, _ = cli(t, "explain", "UPDATE post SET title = $1 WHERE id = $2", "x", "7")
+	mustContain(t, out, "writes:", "hidden RETURNING")
+	out, _ = cli(t, "explain", "TRUNCATE post")
+	mustContain(t, out, "writes:", "whole:")
+	if _, code := cli(t, "explain"); code != 2 {
+		t.Fatalf("explain without SQL: exit %d", code)
+	}
+}
+
+func TestStatsAndInvalidate(t *testing.T) {
+	_, db, cache := testEnv(t)
+	read := func() {
+		var title string
+		if err := db.QueryRow("SELECT title FROM post WHERE id = $1", 7).Scan(&title); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read()
+	read()
+	out, code := cli(t, "stats")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mustContain(t, out, "entries                   1", "table stamps", "row stamps", "schemes sets", "total")
+	hits := cache.Stats().Hits
+	if out, code := cli(t, "invalidate", "--table", "post"); code != 0 || !strings.Contains(out, "invalidated: post") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	read()
+	if cache.Stats().Hits != hits {
+		t.Fatal("a hit after `cacheops invalidate --table post`")
+	}
+	read()
+	if out, code := cli(t, "invalidate", "--all"); code != 0 || !strings.Contains(out, "every entry") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	hits = cache.Stats().Hits
+	read()
+	if cache.Stats().Hits != hits {
+		t.Fatal("a hit after `cacheops invalidate --all`")
+	}
+	for _, bad := range [][]string{{"invalidate"}, {"invalidate", "--all", "--table", "post"}} {
+		if _, code := cli(t, bad...); code != 2 {
+			t.Errorf("%v: exit %d", bad, code)
+		}
+	}
+	if out, code := cli(t, "invalidate", "--table", "no_such_table"); code != 1 {
+		t.Errorf("an unknown table: exit %d\n%s", code, out)
+	}
+}
+
+func TestDoctor(t *testing.T) {
+	testEnv(t)
+	out, code := cli(t, "doctor")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mustContain(t, out, "ok    cacheops "+cacheops.Version, "ok    Redis ", "ok    PostgreSQL ", "a miss, stored, then a hit")
+	t.Setenv("CACHEOPS_REDIS", "redis://127.0.0.1:1/0")
+	out, code = cli(t, "doctor")
+	if code != 1 {
+		t.Fatalf("a Redis nobody listens on: exit %d\n%s", code, out)
+	}
+	mustContain(t, out, "FAIL  Redis (CACHEOPS_REDIS)")
+	t.Setenv("CACHEOPS_DATABASE", "")
+	t.Setenv("DATABASE_URL", "")
+	if _, code := cli(t, "explain", "SELECT 1"); code != 1 {
+		t.Fatalf("no database: exit %d", code)
+	}
+	if _, code := cli(t, "frobnicate"); code != 2 {
+		t.Fatalf("an unknown command: exit %d", code)
+	}
+}
+
+func TestKeyKinds(t *testing.T) {
+	for key, want := range map[string]string{
+		`p:{a.1}e:0123`:                         kindEntry,
+		`p:{a.1}e:0123:lock`:                    kindLock,
+		`p:{a.1}s:9/db:"public"."post"`:         kindTable,
+		`p:{a.1}s:9/db:"public"."post":c:ab`:    kindRow,
+		`p:{a.1}s:9/db:"public"."post":k:ab`:    kindScheme,
+		`p:{a.1}s:9/db:"public"."post":schemes`: kindSchemes,
+		`p:{a.1}s:9/db:*`:                       kindDB,
+		`p:{a.1}s:9/db:#schema`:                 kindDB,
+		`p:floor`:                               kindOther,
+	} {
+		if got := keyKind(key); got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+}
