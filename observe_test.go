@@ -178,6 +178,9 @@ func TestWritesDuringAnOutage(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("20 writes took %v with the breaker open: each waited for Redis", took)
 	}
+	if s := e.cache.Stats(); !s.BreakerOpen || s.UndeliveredStamps == 0 {
+		t.Fatalf("during the outage: %+v", s)
+	}
 	p.mode.Store(proxyPass)
 	p.cutAll()
 	deadline := time.Now().Add(5 * time.Second)
@@ -186,5 +189,8 @@ func TestWritesDuringAnOutage(t *testing.T) {
 			t.Fatalf("the other process still reads %q: the writes' invalidations were never delivered", rows(t, other.db, post1, 1))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if s := e.cache.Stats(); s.BreakerOpen || s.UndeliveredStamps != 0 {
+		t.Fatalf("after the outage: %+v", s)
 	}
 }

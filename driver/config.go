@@ -134,7 +134,12 @@ func (c *Config) Init() *Config {
 // store is counted by the time the miss is.
 func (c *Config) Stats() StatsSnapshot {
 	c.Settle()
-	return c.stats.snapshot()
+	s := c.stats.snapshot()
+	s.BreakerOpen = c.breaker.isOpen()
+	c.undeliveredMu.Lock()
+	s.UndeliveredStamps = len(c.undelivered)
+	c.undeliveredMu.Unlock()
+	return s
 }
 
 // analyse returns the cached analysis of sql: the hot path never parses.

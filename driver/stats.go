@@ -56,6 +56,12 @@ type StatsSnapshot struct {
 	// Refreshes are reads that ran the query to store a fresh result
 	// (Refresh, a refresh hint) without looking the entry up.
 	Refreshes int64
+	// BreakerOpen: Redis has been failing and calls are not being made
+	// (one probe per cool-down).
+	BreakerOpen bool
+	// UndeliveredStamps are invalidations kept until Redis takes them;
+	// while there are any this process serves no hits.
+	UndeliveredStamps int
 }
 
 func (s *Stats) snapshot() StatsSnapshot {

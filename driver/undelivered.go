@@ -110,7 +110,7 @@ const redeliveryEvery = 100 * time.Millisecond
 // (its probe) while it is open. Nothing else has to happen for them to
 // land: a process that only writes delivers them too.
 func (c *Config) ensureRedeliverer(db *database) {
-	if !c.redeliverer.CompareAndSwap(false, true) {
+	if c.Store == nil || !c.redeliverer.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
