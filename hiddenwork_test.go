@@ -9,8 +9,11 @@ import (
 
 // ownRole creates a login role named after the test's schema, dropped with
 // everything granted to it when the test ends.
-func ownRole(t *testing.T, e *env) string {
-	role := e.schema + "_w"
+func ownRole(t *testing.T, e *env) string { return namedRole(t, e, "_w") }
+
+// namedRole is ownRole with a suffix of the caller's (several per test).
+func namedRole(t *testing.T, e *env, suffix string) string {
+	role := e.schema + suffix
 	e.outOfBand(fmt.Sprintf(`DROP ROLE IF EXISTS %[1]s; CREATE ROLE %[1]s LOGIN; GRANT USAGE ON SCHEMA %[2]s TO %[1]s`, role, e.schema))
 	t.Cleanup(func() {
 		e.direct.Exec(fmt.Sprintf("DROP OWNED BY %[1]s; DROP ROLE IF EXISTS %[1]s", role))

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cacheops/cacheops"
@@ -32,14 +32,13 @@ func withDatabase(t *testing.T, dsn, db string) string {
 	return u.String()
 }
 
-// ensureRoles creates the test roles once; roles belong to the whole server.
-func ensureRoles(t *testing.T, e *env) {
-	e.outOfBand(`DO $$BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cacheops_reader') THEN CREATE ROLE cacheops_reader LOGIN; END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cacheops_nobody') THEN CREATE ROLE cacheops_nobody LOGIN; END IF;
-EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL; END$$`)
-	e.outOfBand(fmt.Sprintf(`GRANT USAGE ON SCHEMA %[1]s TO cacheops_reader, cacheops_nobody;
-GRANT SELECT ON %[1]s.post TO cacheops_reader; GRANT cacheops_nobody TO CURRENT_USER`, e.schema))
+// ensureRoles creates two login roles of the test's own (dropped when it
+// ends): reader may read post, nobody may not; the test's user is a member
+// of nobody (for SET ROLE).
+func ensureRoles(t *testing.T, e *env) (reader, nobody string) {
+	reader, nobody = namedRole(t, e, "_r"), namedRole(t, e, "_n")
+	e.outOfBand(fmt.Sprintf(`GRANT SELECT ON %[1]s.post TO %[2]s; GRANT %[3]s TO CURRENT_USER`, e.schema, reader, nobody))
+	return reader, nobody
 }
 
 func permissionDenied(err error) bool {
@@ -53,16 +52,16 @@ func permissionDenied(err error) bool {
 func TestRolesNeverShareEntries(t *testing.T) {
 	t.Parallel()
 	e := newFixture(t)
-	ensureRoles(t, e)
+	readerRole, nobodyRole := ensureRoles(t, e)
 	q := "SELECT title FROM post WHERE id = 1"
-	reader, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), "cacheops_reader"))
+	reader, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), readerRole))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer reader.Close()
 	rows(t, reader, q)
-	rows(t, reader, q) // cached for cacheops_reader
-	nobody, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), "cacheops_nobody"))
+	rows(t, reader, q) // cached for the reader
+	nobody, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), nobodyRole))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +73,13 @@ func TestRolesNeverShareEntries(t *testing.T) {
 	// SET ROLE on a pooled connection, and back.
 	e.db.SetMaxOpenConns(1)
 	e.cached(q)
-	e.exec("SET ROLE cacheops_nobody")
+	e.exec("SET ROLE " + nobodyRole)
 	if _, err := e.db.Query(q); !permissionDenied(err) {
 		t.Fatalf("after SET ROLE the entry of the previous role was served: %v", err)
 	}
 	e.exec("RESET ROLE")
 	e.hit("Cacheops", q)
-	e.exec("SET SESSION AUTHORIZATION cacheops_nobody")
+	e.exec("SET SESSION AUTHORIZATION " + nobodyRole)
 	if _, err := e.db.Query(q); !permissionDenied(err) {
 		t.Fatalf("after SET SESSION AUTHORIZATION the entry of the previous role was served: %v", err)
 	}
@@ -134,13 +133,13 @@ CREATE TABLE %[1]s.post (id int PRIMARY KEY, title text); INSERT INTO %[1]s.post
 func TestRowLevelSecurityIsNeverCached(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ensureRolesForSchema(t, e)
+	reader := ensureRolesForSchema(t, e)
 	e.outOfBand(`CREATE TABLE doc (id int, tenant text, body text);
 INSERT INTO doc VALUES (1, 'a', 'for a'), (2, 'b', 'for b');
 ALTER TABLE doc ENABLE ROW LEVEL SECURITY; ALTER TABLE doc FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON doc USING (tenant = current_setting('app.tenant', true));
-GRANT SELECT ON doc TO cacheops_reader`)
-	db, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), "cacheops_reader"))
+CREATE POLICY tenant ON doc USING (tenant = current_setting('app.tenant', true))`)
+	e.outOfBand("GRANT SELECT ON doc TO " + reader)
+	db, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), reader))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +156,7 @@ GRANT SELECT ON doc TO cacheops_reader`)
 	}
 }
 
-func ensureRolesForSchema(t *testing.T, e *env) {
-	e.outOfBand(`DO $$BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cacheops_reader') THEN CREATE ROLE cacheops_reader LOGIN; END IF;
-EXCEPTION WHEN unique_violation OR duplicate_object THEN NULL; END$$`)
-	e.outOfBand(fmt.Sprintf(`GRANT USAGE ON SCHEMA %s TO cacheops_reader`, e.schema))
-}
+func ensureRolesForSchema(t *testing.T, e *env) string { return namedRole(t, e, "_r") }
 
 // Two databases behind one Redis and one prefix never collide.
 func TestTwoDatabasesBehindOneRedis(t *testing.T) {
@@ -173,22 +167,30 @@ func TestTwoDatabasesBehindOneRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	var exists bool
-	admin.QueryRow("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'cacheops_second')").Scan(&exists)
-	if !exists {
-		if _, err := admin.Exec("CREATE DATABASE cacheops_second"); err != nil && !strings.Contains(err.Error(), "already exists") {
-			t.Fatal(err)
-		}
+	// A database of the test's own, named after the test database.
+	var name string
+	if err := admin.QueryRow("SELECT current_database() || '_second'").Scan(&name); err != nil {
+		t.Fatal(err)
 	}
-	second := withSearchPath(withDatabase(t, testDSN(), "cacheops_second"), e.schema)
+	admin.Exec("DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)")
+	if _, err := admin.Exec("CREATE DATABASE " + pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatal(err)
+	}
+	second := withSearchPath(withDatabase(t, testDSN(), name), e.schema)
 	direct2, err := sql.Open("pgx", second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer direct2.Close()
-	mustExec(t, direct2, fmt.Sprintf(`DROP SCHEMA IF EXISTS %[1]s CASCADE; CREATE SCHEMA %[1]s;
+	t.Cleanup(func() {
+		direct2.Close()
+		admin, err := sql.Open("pgx", testDSN())
+		if err == nil {
+			admin.Exec("DROP DATABASE IF EXISTS " + pgx.Identifier{name}.Sanitize() + " WITH (FORCE)")
+			admin.Close()
+		}
+	})
+	mustExec(t, direct2, fmt.Sprintf(`CREATE SCHEMA %[1]s;
 CREATE TABLE %[1]s.post (id int PRIMARY KEY, title text); INSERT INTO %[1]s.post VALUES (1, 'second database')`, e.schema))
-	defer direct2.Exec("DROP SCHEMA " + e.schema + " CASCADE")
 	db2, err := e.cache.OpenDB(second)
 	if err != nil {
 		t.Fatal(err)
@@ -216,13 +218,13 @@ CREATE TABLE %[1]s.post (id int PRIMARY KEY, title text); INSERT INTO %[1]s.post
 func TestRowSecurityOptionCachesPerTenant(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, func(o *cacheops.Options) { o.RowSecurity = map[string][]string{"doc": {"app.tenant"}} })
-	ensureRolesForSchema(t, e)
+	reader := ensureRolesForSchema(t, e)
 	e.outOfBand(`CREATE TABLE doc (id int, tenant text, body text);
 INSERT INTO doc VALUES (1, 'a', 'for a'), (2, 'b', 'for b');
 ALTER TABLE doc ENABLE ROW LEVEL SECURITY; ALTER TABLE doc FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON doc USING (tenant = current_setting('app.tenant', true));
-GRANT SELECT, UPDATE ON doc TO cacheops_reader`)
-	db, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), "cacheops_reader"))
+CREATE POLICY tenant ON doc USING (tenant = current_setting('app.tenant', true))`)
+	e.outOfBand("GRANT SELECT, UPDATE ON doc TO " + reader)
+	db, err := e.cache.OpenDB(withUser(t, withSearchPath(testDSN(), e.schema), reader))
 	if err != nil {
 		t.Fatal(err)
 	}

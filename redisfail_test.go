@@ -1,8 +1,11 @@
 package cacheops_test
 
 import (
+	"context"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -228,14 +231,17 @@ func TestRedisACLUserThroughTheURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rdb.Do(e.ctx, "ACL", "SETUSER", "cacheops_test", "on", ">s3cret", "~*", "&*", "+@all").Err(); err != nil {
+	// A user of the test's own, removed when it ends, allowed only its keys.
+	user := strings.ReplaceAll(strings.TrimSuffix(e.cachePrefix(), ":"), ":", "_")
+	if err := e.rdb.Do(e.ctx, "ACL", "SETUSER", user, "on", ">s3cret", "~"+e.cachePrefix()+"*", "&*", "+@all", "-@dangerous").Err(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { e.rdb.Do(context.Background(), "ACL", "DELUSER", user) })
 	for _, c := range []struct {
 		password string
 		hits     bool
 	}{{"s3cret", true}, {"wrong", false}} {
-		url := "redis://cacheops_test:" + c.password + "@" + ropts.Addr + "/9"
+		url := fmt.Sprintf("redis://%s:%s@%s/%d", user, c.password, ropts.Addr, ropts.DB)
 		cache, err := cacheops.New(cacheops.Options{RedisURL: url, Prefix: e.cachePrefix() + c.password + ":"})
 		if err != nil {
 			t.Fatal(err)
