@@ -1,73 +1,126 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Redis run on loopback, as the tests, the demo and
-# the benchmarks expect. Idempotent: when both already answer it does nothing.
-# On a fresh Debian machine it installs them from Debian's packages.
+# Makes sure the servers the tests, the demo and the benchmarks use are up:
+# the PostgreSQL of CACHEOPS_TEST_DATABASE, the Redis of CACHEOPS_TEST_REDIS
+# and the Redis Cluster of CACHEOPS_TEST_CLUSTER (defaults: loopback, see the
+# Makefile). Idempotent: when they answer it does nothing.
+#
+# What it may do, and says before doing it:
+#   - install PostgreSQL or Redis from Debian's packages (apt-get: root or sudo);
+#   - start them on loopback (root or sudo);
+#   - create the test role and database (as the postgres superuser);
+#   - allow passwordless (trust) logins on loopback, only for a PostgreSQL it
+#     has just installed, or when CACHEOPS_ALLOW_TRUST=1 — never silently.
+# Servers on other hosts are only checked. Anything it cannot do ends with a
+# message saying what to do instead.
 set -euo pipefail
 
-PGHOST=${PGHOST:-127.0.0.1}
-PGPORT=${PGPORT:-5432}
-PGUSER_NAME=${PGUSER_NAME:-root}
-PGDATABASE_NAME=${PGDATABASE_NAME:-test}
-REDIS_PORT=${REDIS_PORT:-6379}
-# A 3-master Redis Cluster for the cluster runs and the benchmarks' cluster rows.
-CLUSTER_PORTS=${CLUSTER_PORTS:-"7001 7002 7003"}
+DSN=${CACHEOPS_TEST_DATABASE:-postgres://root@127.0.0.1:5432/test?sslmode=disable}
+REDIS_URL=${CACHEOPS_TEST_REDIS:-redis://127.0.0.1:6379/9}
+CLUSTER_URL=${CACHEOPS_TEST_CLUSTER:-redis://127.0.0.1:7001?addr=127.0.0.1:7002&addr=127.0.0.1:7003}
 CLUSTER_DIR=${CLUSTER_DIR:-/var/lib/redis-cluster}
 
 say() { echo "services: $*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+die() { say "$*"; exit 1; }
 
-pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h "$PGHOST" -p "$PGPORT"; }
-redis_up() { command -v redis-cli >/dev/null && [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
+# postgres://user[:password]@host[:port]/db[?…]
+if [[ $DSN =~ ^postgres(ql)?://([^:@/]+)(:[^@]*)?@([^:/?]+)(:([0-9]+))?/([^?]+) ]]; then
+  PGUSER_NAME=${BASH_REMATCH[2]} PGHOST=${BASH_REMATCH[4]} PGPORT=${BASH_REMATCH[6]:-5432} PGDATABASE_NAME=${BASH_REMATCH[7]}
+else
+  die "CACHEOPS_TEST_DATABASE=$DSN: want postgres://user[:password]@host[:port]/database"
+fi
+# redis://[user:password@]host[:port][/db]
+redis_addr() {
+  [[ $1 =~ ^rediss?://([^@/]*@)?([^:/?]+)(:([0-9]+))? ]] || die "$2=$1: want redis://[user:password@]host[:port][/db]"
+  echo "${BASH_REMATCH[2]} ${BASH_REMATCH[4]:-6379}"
+}
+read -r REDIS_HOST REDIS_PORT < <(redis_addr "$REDIS_URL" CACHEOPS_TEST_REDIS)
+CLUSTER_PORTS=""
+CLUSTER_HOST=""
+for addr in $(echo "$CLUSTER_URL" | sed -E 's#^rediss?://([^@/]*@)?##' | grep -oE '[A-Za-z0-9.:-]+:[0-9]+'); do
+  CLUSTER_HOST=${addr%%:*}
+  CLUSTER_PORTS="$CLUSTER_PORTS ${addr##*:}"
+done
+
+loopback() { [[ $1 == 127.0.0.1 || $1 == localhost || $1 == ::1 ]]; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    say "using sudo for: $*"
+    sudo "$@"
+  else
+    die "needs root (or sudo) for: $*; run this script as root, or start the server yourself"
+  fi
+}
 
 apt_updated=
 apt_install() {
+  command -v apt-get >/dev/null || die "$* is missing and this is not a Debian-like system: install it, or point CACHEOPS_TEST_* at servers that run"
+  say "installing $* from Debian's packages"
   if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
 }
 
+pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h "$PGHOST" -p "$PGPORT"; }
+# -w: never prompt for a password (a server that wants one fails at once).
+pg_login() { psql "$DSN" -w -Atqc 'select 1' >/dev/null 2>&1; }
+redis_up() { command -v redis-cli >/dev/null && [ "$(redis-cli -h "$1" -p "$2" ping 2>/dev/null)" = PONG ]; }
+
+installed_pg=
 start_postgres() {
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
-    say "installing PostgreSQL"
     apt_install postgresql postgresql-contrib
+    installed_pg=1
   fi
   local version
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
-  local hba=/etc/postgresql/$version/main/pg_hba.conf
-  if ! as_root grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
-    say "allowing trust auth on loopback"
-    as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\nlocal all all trust' "$hba"
-  fi
   say "starting PostgreSQL $version"
   as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
   for _ in $(seq 1 50); do pg_up && break; sleep 0.2; done
 }
 
+allow_trust() {
+  local version hba
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  say "changing authentication: adding 'trust' for loopback and local sockets at the top of $hba (passwordless logins from this machine)"
+  as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\nlocal all all trust' "$hba"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+}
+
 ensure_role_and_db() {
-  local psql=(psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -Atq)
-  if ! psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER_NAME" -d "$PGDATABASE_NAME" -Atqc 'select 1' >/dev/null 2>&1; then
-    say "creating role $PGUSER_NAME and database $PGDATABASE_NAME"
-    "${psql[@]}" -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PGUSER_NAME') THEN CREATE ROLE \"$PGUSER_NAME\" SUPERUSER LOGIN; END IF; END\$\$" 
-    "${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE_NAME'" | grep -q 1 ||
-      "${psql[@]}" -c "CREATE DATABASE \"$PGDATABASE_NAME\" OWNER \"$PGUSER_NAME\""
+  pg_login && return
+  local admin=(psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -w -Atq)
+  if ! "${admin[@]}" -c 'select 1' >/dev/null 2>&1; then
+    if loopback "$PGHOST" && { [ -n "$installed_pg" ] || [ "${CACHEOPS_ALLOW_TRUST:-}" = 1 ]; }; then
+      allow_trust
+    fi
   fi
+  pg_login && return
+  if ! "${admin[@]}" -c 'select 1' >/dev/null 2>&1; then
+    die "PostgreSQL on $PGHOST:$PGPORT refuses $PGUSER_NAME (and postgres) without a password. Put the password in CACHEOPS_TEST_DATABASE (postgres://$PGUSER_NAME:PASSWORD@$PGHOST:$PGPORT/$PGDATABASE_NAME), create the role and database yourself, or rerun with CACHEOPS_ALLOW_TRUST=1 to let this script allow passwordless logins on loopback"
+  fi
+  say "creating role $PGUSER_NAME and database $PGDATABASE_NAME"
+  "${admin[@]}" -c "DO \$\$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$PGUSER_NAME') THEN CREATE ROLE \"$PGUSER_NAME\" SUPERUSER LOGIN; END IF; END\$\$"
+  "${admin[@]}" -c "SELECT 1 FROM pg_database WHERE datname = '$PGDATABASE_NAME'" | grep -q 1 ||
+    "${admin[@]}" -c "CREATE DATABASE \"$PGDATABASE_NAME\" OWNER \"$PGUSER_NAME\""
+  pg_login || die "cannot log in with CACHEOPS_TEST_DATABASE=$DSN even after creating the role and database"
 }
 
 start_redis() {
-  if ! command -v redis-server >/dev/null; then
-    say "installing Redis"
-    apt_install redis-server
-  fi
+  command -v redis-server >/dev/null || apt_install redis-server
   say "starting Redis on $REDIS_PORT"
   as_root mkdir -p /var/lib/redis /var/log/redis
   as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/cacheops.log
-  for _ in $(seq 1 50); do redis_up && break; sleep 0.1; done
+  for _ in $(seq 1 50); do redis_up "$REDIS_HOST" "$REDIS_PORT" && break; sleep 0.1; done
 }
 
 cluster_up() {
   local port
   for port in $CLUSTER_PORTS; do
-    redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+    redis-cli -h "$CLUSTER_HOST" -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
   done
 }
 
@@ -79,7 +132,7 @@ ours() {
 
 start_cluster() {
   local port addrs=()
-  say "starting a Redis Cluster on ports $CLUSTER_PORTS"
+  say "starting a Redis Cluster on ports$CLUSTER_PORTS"
   for port in $CLUSTER_PORTS; do
     addrs+=("127.0.0.1:$port")
     if [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" != PONG ]; then
@@ -89,11 +142,11 @@ start_cluster() {
         --dir "$CLUSTER_DIR/$port" --logfile "$CLUSTER_DIR/$port/redis.log"
     fi
     for _ in $(seq 1 50); do [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
-    ours "$port" || { say "port $port answers, but not as our cluster node (CLUSTER_PORTS picks others)"; exit 1; }
+    ours "$port" || die "port $port answers, but not as a cluster node this script started: set CACHEOPS_TEST_CLUSTER to other ports"
   done
   # Restarted nodes find their cluster again from nodes.conf.
   for _ in $(seq 1 30); do cluster_up && return; sleep 0.2; done
-  say "creating the cluster"
+  say "creating the cluster (its nodes are this script's own: emptied first)"
   for port in $CLUSTER_PORTS; do
     redis-cli -h 127.0.0.1 -p "$port" flushall >/dev/null
     redis-cli -h 127.0.0.1 -p "$port" cluster reset hard >/dev/null
@@ -102,10 +155,19 @@ start_cluster() {
   for _ in $(seq 1 100); do cluster_up && return; sleep 0.1; done
 }
 
-pg_up || start_postgres
-pg_up || { say "PostgreSQL did not start"; exit 1; }
+if ! pg_up; then
+  loopback "$PGHOST" || die "PostgreSQL on $PGHOST:$PGPORT (CACHEOPS_TEST_DATABASE) does not answer; this script starts servers on loopback only"
+  start_postgres
+  pg_up || die "PostgreSQL did not start"
+fi
 ensure_role_and_db
-redis_up || start_redis
-redis_up || { say "Redis did not start"; exit 1; }
-cluster_up || start_cluster
-cluster_up || { say "the Redis Cluster did not start"; exit 1; }
+if ! redis_up "$REDIS_HOST" "$REDIS_PORT"; then
+  loopback "$REDIS_HOST" || die "Redis on $REDIS_HOST:$REDIS_PORT (CACHEOPS_TEST_REDIS) does not answer; this script starts servers on loopback only"
+  start_redis
+  redis_up "$REDIS_HOST" "$REDIS_PORT" || die "Redis did not start"
+fi
+if ! cluster_up; then
+  loopback "$CLUSTER_HOST" || die "the Redis Cluster at $CLUSTER_HOST (CACHEOPS_TEST_CLUSTER) is not up; this script starts servers on loopback only"
+  start_cluster
+  cluster_up || die "the Redis Cluster did not start"
+fi
