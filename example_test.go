@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -183,4 +185,62 @@ func ExampleTableRule() {
 		},
 	})
 	defer cache.Close()
+}
+
+// Any function's result, cached until a write to what it read: here a
+// post's page, invalidated by writes to the post's row, its comments and
+// the category table.
+func ExampleCachedAs() {
+	db, _ := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+	type page struct {
+		Title    string
+		Comments int
+	}
+	p, err := cacheops.CachedAs(context.Background(), db, "post-page:7", cacheops.Deps{
+		Rows:    []cacheops.TableRow{{Table: "post", Row: cacheops.Row{"id": 7}}},
+		Queries: []cacheops.Query{{SQL: "SELECT id FROM comment WHERE post_id = $1", Args: []any{7}}},
+		Tables:  []string{"category"},
+	}, func(ctx context.Context) (page, error) {
+		var p page
+		err := db.QueryRowContext(ctx, "SELECT p.title, count(c.id) FROM post p LEFT JOIN comment c ON c.post_id = p.id WHERE p.id = $1 GROUP BY p.title", 7).Scan(&p.Title, &p.Comments)
+		return p, err
+	})
+	fmt.Println(p, err)
+}
+
+// After a write made outside cacheops to known rows: only what may hold
+// them goes.
+func ExampleInvalidateRows() {
+	db, _ := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+	_ = cacheops.InvalidateRows(context.Background(), db, "post", cacheops.Row{"id": 7}, cacheops.Row{"id": 8})
+}
+
+// What the cache does with a statement, without running it.
+func ExampleExplain() {
+	db, _ := sql.Open("cacheops-postgres", "postgres://app@localhost:5432/app")
+	defer db.Close()
+	ex, err := cacheops.Explain(context.Background(), db, "SELECT title FROM post WHERE id = $1", 7)
+	if err == nil {
+		fmt.Println(ex.Cacheable, ex.Reason, ex.Tables, ex.Conjunctions)
+	}
+}
+
+// Logs, hooks and a health check.
+func ExampleHooks() {
+	var hits atomic.Int64
+	cache, _ := cacheops.New(cacheops.Options{
+		Logger: slog.Default(),
+		Hooks: cacheops.Hooks{
+			Hit: func(ctx context.Context, e cacheops.Event) { hits.Add(1) },
+			RedisError: func(ctx context.Context, e cacheops.Event) {
+				slog.WarnContext(ctx, "cache", "err", e.Err, "took", e.Duration)
+			},
+		},
+	})
+	defer cache.Close()
+	if err := cache.Ping(context.Background()); err != nil {
+		fmt.Println("Redis:", err)
+	}
 }

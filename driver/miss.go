@@ -84,7 +84,7 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key string,
 			default:
 				// Encoded before the waiters get it, sent in the background.
 				ev := Event{SQL: text, Tables: p.Deps, Key: key}
-				c.storeLater(ctx, ev, stamps, tokens, ctl.ttl, func() ([]byte, error) { return f.encode(rec) }, unlock)
+				c.cfg.storeLater(ctx, ev, stamps, tokens, ctl.ttl, func() ([]byte, error) { return f.encode(rec) }, unlock)
 				c.cfg.flights.finish(fkey, call, &flight{rec: rec}, nil)
 			}
 		}), nil

@@ -24,21 +24,21 @@ type inflight struct {
 // storeLater encodes a result now (the caller may change what it was given
 // afterwards) and stores it in the background behind the stale-fill guard;
 // then, done (releasing a fill lock: other processes wait for the entry).
-func (c *Conn) storeLater(ctx context.Context, ev Event, stamps []string, tokens string, ttl time.Duration, encode func() ([]byte, error), done func()) {
+func (c *Config) storeLater(ctx context.Context, ev Event, stamps []string, tokens string, ttl time.Duration, encode func() ([]byte, error), done func()) {
 	key := ev.Key
 	payload, err := encode()
 	if err != nil {
-		c.cfg.stats.Uncached.Add(1)
+		c.stats.Uncached.Add(1)
 		done()
 		return
 	}
-	f := &inflight{cfg: c.cfg, done: make(chan struct{})}
+	f := &inflight{cfg: c, done: make(chan struct{})}
 	storing.Store(key, f)
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		defer close(f.done)
 		defer storing.CompareAndDelete(key, f)
-		c.cfg.put(ctx, ev, stamps, tokens, payload, ttl)
+		c.put(ctx, ev, stamps, tokens, payload, ttl)
 		done()
 	}()
 }
