@@ -57,15 +57,24 @@ var ErrNotTracked = cdriver.ErrNotTracked
 // fields (or msgpack tags) are what comes back on a hit. Errors from fn are
 // returned and never cached; Redis trouble only means fn runs.
 //
-// fn may use db: no connection is held while it runs.
-func CachedAs[T any](ctx context.Context, db *sql.DB, key string, deps Deps, fn func(context.Context) (T, error)) (T, error) {
+// db is a *sql.DB opened through cacheops or a *Pool. fn may use it: no
+// connection is held while it runs.
+func CachedAs[T any, DB *sql.DB | *Pool](ctx context.Context, db DB, key string, deps Deps, fn func(context.Context) (T, error)) (T, error) {
 	var zero T
 	var plan *cdriver.CachedAsPlan
-	err := withConn(ctx, db, func(c *cdriver.Conn) error {
-		var err error
-		plan, err = c.PlanCachedAs(ctx, key, depQueries(deps))
-		return err
-	})
+	var err error
+	switch db := any(db).(type) {
+	case *sql.DB:
+		err = withConn(ctx, db, func(c *cdriver.Conn) error {
+			plan, err = c.PlanCachedAs(ctx, key, depQueries(deps))
+			return err
+		})
+	case *Pool:
+		err = db.AcquireFunc(ctx, func(c *PoolConn) error {
+			plan, err = c.n.PlanCachedAs(ctx, key, depQueries(deps))
+			return err
+		})
+	}
 	if err != nil {
 		return zero, err
 	}
@@ -146,6 +155,11 @@ func depQueries(deps Deps) []cdriver.DepQuery {
 // Names resolve as in SQL on one of db's connections. A Redis failure is
 // returned.
 func InvalidateRows(ctx context.Context, db *sql.DB, table string, rows ...Row) error {
+	return withConn(ctx, db, func(c *cdriver.Conn) error { return c.InvalidateRows(ctx, table, rowMaps(rows)) })
+}
+
+// rowMaps converts rows' values as database/sql would pass them.
+func rowMaps(rows []Row) []map[string]any {
 	maps := make([]map[string]any, len(rows))
 	for i, r := range rows {
 		m := make(map[string]any, len(r))
@@ -157,5 +171,5 @@ func InvalidateRows(ctx context.Context, db *sql.DB, table string, rows ...Row) 
 		}
 		maps[i] = m
 	}
-	return withConn(ctx, db, func(c *cdriver.Conn) error { return c.InvalidateRows(ctx, table, maps) })
+	return maps
 }

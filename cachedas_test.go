@@ -176,7 +176,7 @@ func TestInvalidateRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.fresh(byID, 2)
-	e.fresh(byCategory, 3) // held row 2 under its old category
+	e.fresh(byCategory, 3)     // held row 2 under its old category
 	e.hit("Cacheops", byID, 1) // another row's entry stays
 	// A composite key, a column name as written unquoted, and errors.
 	q := "SELECT label_id FROM brand_label WHERE brand_id = $1 ORDER BY 1"
@@ -193,5 +193,40 @@ func TestInvalidateRows(t *testing.T) {
 		if err := cacheops.InvalidateRows(e.ctx, e.db, bad.table, bad.row); err == nil {
 			t.Errorf("%s %v: accepted", bad.table, bad.row)
 		}
+	}
+}
+
+// The same through a pgx pool: CachedAs resolves its dependencies on the
+// pool, a native write invalidates, InvalidateRows works on the pool.
+func TestCachedAsOnAPool(t *testing.T) {
+	e := newFixture(t)
+	pool, _ := e.pools()
+	deps := cacheops.Deps{Rows: []cacheops.TableRow{{Table: "post", Row: cacheops.Row{"id": 1}}}}
+	var runs atomic.Int32
+	get := func() {
+		t.Helper()
+		if _, err := cacheops.CachedAs(e.ctx, pool, "pooled", deps, counted(e, &runs, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get()
+	get()
+	if runs.Load() != 1 {
+		t.Fatalf("%d runs", runs.Load())
+	}
+	if _, err := pool.Exec(e.ctx, "UPDATE post SET title = 'p' WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	get()
+	if runs.Load() != 2 {
+		t.Fatal("a write through the pool did not invalidate")
+	}
+	e.outOfBand("UPDATE post SET title = 'outside' WHERE id = 1")
+	if err := pool.InvalidateRows(e.ctx, "post", cacheops.Row{"id": 1}); err != nil {
+		t.Fatal(err)
+	}
+	get()
+	if runs.Load() != 3 {
+		t.Fatal("pool.InvalidateRows did not invalidate")
 	}
 }

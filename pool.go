@@ -177,6 +177,12 @@ func (p *Pool) InvalidateTables(ctx context.Context, tables ...string) error {
 	return p.AcquireFunc(ctx, func(c *PoolConn) error { return c.n.Invalidate(ctx, tables, false) })
 }
 
+// InvalidateRows invalidates every cached read that may hold the rows of
+// table: see the package function of the same name.
+func (p *Pool) InvalidateRows(ctx context.Context, table string, rows ...Row) error {
+	return p.AcquireFunc(ctx, func(c *PoolConn) error { return c.n.InvalidateRows(ctx, table, rowMaps(rows)) })
+}
+
 // InvalidateAll invalidates every cached read of the pool's database, and
 // makes every process reload its catalog.
 func (p *Pool) InvalidateAll(ctx context.Context) error {

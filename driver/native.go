@@ -234,6 +234,16 @@ func (n *PgxConn) CopyFrom(ctx context.Context, table pgx.Identifier, columns []
 	return count, err
 }
 
+// InvalidateRows is Conn.InvalidateRows on this connection's session.
+func (n *PgxConn) InvalidateRows(ctx context.Context, table string, rows []map[string]any) error {
+	return n.c.InvalidateRows(ctx, table, rows)
+}
+
+// PlanCachedAs is Conn.PlanCachedAs on this connection's session.
+func (n *PgxConn) PlanCachedAs(ctx context.Context, name string, deps []DepQuery) (*CachedAsPlan, error) {
+	return n.c.PlanCachedAs(ctx, name, deps)
+}
+
 // Invalidate is Conn.Invalidate on this connection's session.
 func (n *PgxConn) Invalidate(ctx context.Context, tables []string, all bool) error {
 	return n.c.Invalidate(ctx, tables, all)
