@@ -130,21 +130,30 @@ func TestRefresh(t *testing.T) {
 // keeps its result out of the cache, as for any miss.
 func TestRefreshIsGuarded(t *testing.T) {
 	e := newFixture(t)
-	const q = "SELECT id, title FROM post WHERE id <= $1 ORDER BY id"
-	e.cached(q, 3)
-	rs, err := e.db.QueryContext(cacheops.Refresh(e.ctx), q, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs.Next()
-	e.exec("UPDATE post SET title = 'during' WHERE id = 2")
-	for rs.Next() {
-	}
-	rs.Close()
+	e.cached(firstThree, 3)
+	e.writeWhileReading(cacheops.Refresh(e.ctx), "UPDATE post SET title = 'during' WHERE id = 2")
 	if s := e.cache.Stats(); s.GuardDrops != 1 || s.Refreshes != 1 {
 		t.Fatalf("the refresh's result was stored over a write: %+v", s)
 	}
-	e.fresh(q, 3)
+	e.fresh(firstThree, 3)
+}
+
+// firstThree is a read of several rows, for writes made while it is read.
+const firstThree = "SELECT id, title FROM post WHERE id <= $1 ORDER BY id"
+
+// writeWhileReading reads firstThree with ctx and runs write (through
+// cacheops) after the first row: a miss's store must then be dropped.
+func (e *env) writeWhileReading(ctx context.Context, write string) {
+	e.t.Helper()
+	rs, err := e.db.QueryContext(ctx, firstThree, 3)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	rs.Next()
+	e.exec(write)
+	for rs.Next() {
+	}
+	rs.Close()
 }
 
 // WithTTL and the ttl hint set the entry's lifetime in Redis; the entry is

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,23 +15,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cacheops/cacheops"
+	"github.com/cacheops/cacheops/internal/testenv"
 )
 
 // Integration tests talk to a real PostgreSQL and a real Redis. They never
 // skip: `make test` starts both servers, and CI must fail without them.
-func testDSN() string {
-	if s := os.Getenv("CACHEOPS_TEST_DATABASE"); s != "" {
-		return s
-	}
-	return "postgres://root@127.0.0.1:5432/test?sslmode=disable"
-}
+func testDSN() string { return testenv.DSN() }
 
-func testRedisURL() string {
-	if s := os.Getenv("CACHEOPS_TEST_REDIS"); s != "" {
-		return s
-	}
-	return "redis://127.0.0.1:6379/9"
-}
+func testRedisURL() string { return testenv.RedisURL() }
 
 // env is one test's world: its own schema (so tests run in parallel), its
 // own key prefix, a cacheops *sql.DB and a direct one for out-of-band changes.

@@ -83,17 +83,8 @@ func TestHooks(t *testing.T) {
 		t.Fatalf("invalidate: %+v", ev)
 	}
 	// A write while a miss reads its rows: the store is dropped.
-	const list = "SELECT id, title FROM post WHERE id <= $1 ORDER BY id"
-	rs, err := e.db.QueryContext(e.ctx, list, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs.Next()
-	e.exec("UPDATE post SET title = 'during' WHERE id = 2")
-	for rs.Next() {
-	}
-	rs.Close()
-	if ev := r.take("guard drop"); len(ev) != 1 || ev[0].SQL != list {
+	e.writeWhileReading(e.ctx, "UPDATE post SET title = 'during' WHERE id = 2")
+	if ev := r.take("guard drop"); len(ev) != 1 || ev[0].SQL != firstThree {
 		t.Fatalf("guard drop: %+v", ev)
 	}
 	if ev := r.take("redis error"); len(ev) != 0 {

@@ -4,50 +4,22 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"testing"
-	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/cacheops/cacheops"
+	"github.com/cacheops/cacheops/internal/testenv"
 )
 
 // The commands run against the real servers the suite uses, in a schema
 // and under a key prefix of their own, both removed afterwards.
 func testEnv(t *testing.T) (dsn string, db *sql.DB, cache *cacheops.Cache) {
 	t.Helper()
-	base := os.Getenv("CACHEOPS_TEST_DATABASE")
-	if base == "" {
-		base = "postgres://root@127.0.0.1:5432/test?sslmode=disable"
-	}
-	redisURL := os.Getenv("CACHEOPS_TEST_REDIS")
-	if redisURL == "" {
-		redisURL = "redis://127.0.0.1:6379/9"
-	}
-	schema := fmt.Sprintf("cli_%d", time.Now().UnixNano())
-	prefix := "test:" + schema + ":"
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec(fmt.Sprintf(`CREATE SCHEMA %s; CREATE TABLE %s.post (id int PRIMARY KEY, title text NOT NULL);
-		INSERT INTO %s.post VALUES (7, 'seven'), (8, 'eight')`, schema, schema, schema)); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("CACHEOPS_REDIS", redisURL)
-	t.Setenv("CACHEOPS_PREFIX", prefix)
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	dsn = u.String()
+	schema, dsn := testenv.Schema(t, "CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (7, 'seven'), (8, 'eight')")
+	t.Setenv("CACHEOPS_REDIS", testenv.RedisURL())
+	t.Setenv("CACHEOPS_PREFIX", testenv.Prefix(t, schema))
 	t.Setenv("CACHEOPS_DATABASE", dsn)
-	cache, err = cacheops.New(cacheops.Options{})
+	cache, err := cacheops.New(cacheops.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,15 +30,6 @@ func testEnv(t *testing.T) (dsn string, db *sql.DB, cache *cacheops.Cache) {
 	t.Cleanup(func() {
 		db.Close()
 		cache.Close()
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-		ropts, _ := redis.ParseURL(redisURL)
-		rdb := redis.NewClient(ropts)
-		keys, _ := rdb.Keys(context.Background(), escapeGlob(prefix)+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(context.Background(), keys...)
-		}
-		rdb.Close()
 	})
 	return dsn, db, cache
 }

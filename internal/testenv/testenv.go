@@ -36,15 +36,15 @@ func RedisURL() string {
 	return "redis://127.0.0.1:6379/9"
 }
 
-// Cache returns a cache built from opts (Redis and prefix set here) and a
-// database through it whose search_path is a new schema holding setup.
-func Cache(t testing.TB, opts cacheops.Options, setup string) (*cacheops.Cache, *sql.DB) {
+// Schema creates a schema named after the test holding setup, dropped
+// when the test ends, and returns its name and a DSN whose search_path is
+// it.
+func Schema(t testing.TB, setup string) (schema, dsn string) {
 	t.Helper()
-	schema := fmt.Sprintf("t_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())), time.Now().UnixNano())
+	schema = fmt.Sprintf("t_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())), time.Now().UnixNano())
 	if len(schema) > 60 {
 		schema = schema[len(schema)-60:]
 	}
-	opts.RedisURL, opts.Prefix = RedisURL(), "test:"+schema+":"
 	admin, err := sql.Open("pgx", DSN())
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +52,10 @@ func Cache(t testing.TB, opts cacheops.Options, setup string) (*cacheops.Cache, 
 	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Close()
+	})
 	u, err := url.Parse(DSN())
 	if err != nil {
 		t.Fatal(err)
@@ -63,32 +67,48 @@ func Cache(t testing.TB, opts cacheops.Options, setup string) (*cacheops.Cache, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer inSchema.Close()
 	if _, err := inSchema.Exec(setup); err != nil {
 		t.Fatal(err)
 	}
-	inSchema.Close()
-	cache, err := cacheops.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := cache.OpenDB(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	return schema, u.String()
+}
+
+// Prefix is a key prefix for the test's schema; its keys are deleted when
+// the test ends.
+func Prefix(t testing.TB, schema string) string {
+	prefix := "test:" + schema + ":"
 	t.Cleanup(func() {
-		db.Close()
-		cache.Close()
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
 		ropts, err := redis.ParseURL(RedisURL())
 		if err != nil {
 			return
 		}
 		rdb := redis.NewClient(ropts)
 		defer rdb.Close()
-		if keys, _ := rdb.Keys(context.Background(), opts.Prefix+"*").Result(); len(keys) > 0 {
+		if keys, _ := rdb.Keys(context.Background(), prefix+"*").Result(); len(keys) > 0 {
 			rdb.Del(context.Background(), keys...)
 		}
+	})
+	return prefix
+}
+
+// Cache returns a cache built from opts (Redis and prefix set here) and a
+// database through it whose search_path is a new schema holding setup.
+func Cache(t testing.TB, opts cacheops.Options, setup string) (*cacheops.Cache, *sql.DB) {
+	t.Helper()
+	schema, dsn := Schema(t, setup)
+	opts.RedisURL, opts.Prefix = RedisURL(), Prefix(t, schema)
+	cache, err := cacheops.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := cache.OpenDB(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		db.Close()
+		cache.Close()
 	})
 	return cache, db
 }
