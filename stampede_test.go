@@ -108,6 +108,9 @@ func twoProcesses(t *testing.T, e *env, opts cacheops.Options, ctxFor func(conte
 		// Generous, as in newFixture: a Redis call that times out on a
 		// loaded machine falls back to PostgreSQL, which this counts.
 		o.Redis, o.Prefix, o.RedisTimeout = e.rdb, e.cachePrefix(), 5*time.Second
+		// The waiter's bound has a test of its own; here a slow query on a
+		// loaded machine (the suite under MONITOR) must not outlast it.
+		o.FillLockWait = 30 * time.Second
 		cache, err := cacheops.New(o)
 		if err != nil {
 			t.Fatal(err)
