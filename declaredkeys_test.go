@@ -34,7 +34,7 @@ func TestScriptsDeclareEveryKey(t *testing.T) {
 		crossBefore[i] = crossSlotErrors(t, port)
 	}
 	child := exec.Command(os.Args[0], "-test.count=1",
-		"-test.skip=^(TestTorture|TestScriptsDeclareEveryKey|TestRedisStoppedAndRestarted|TestCluster.*|TestSentinel.*)$")
+		"-test.skip=^(TestTorture|TestScriptsDeclareEveryKey|TestRedisStoppedAndRestarted|TestCluster.*|TestSentinel.*|TestWatch.*)$")
 	child.Env = append(os.Environ(), "CACHEOPS_MONITOR_CHILD=1", "CACHEOPS_TEST_REDIS="+url)
 	out, err := child.CombinedOutput()
 	if err != nil {

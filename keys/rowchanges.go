@@ -28,6 +28,12 @@ func RowChanges(cat *catalog.Catalog, s *Session, table string, rows []map[strin
 	if rel == nil || (rel.Kind != 'r' && rel.Kind != 'p') {
 		return nil, fmt.Errorf("cacheops: unknown table %q", table)
 	}
+	return RelationRowChanges(cat, rel, rows)
+}
+
+// RelationRowChanges is RowChanges for a relation of cat.
+func RelationRowChanges(cat *catalog.Catalog, rel *catalog.Relation, rows []map[string]any) ([]Change, error) {
+	table := rel.Key()
 	images := make([]map[string]string, 0, len(rows))
 	for _, row := range rows {
 		img := map[string]string{}

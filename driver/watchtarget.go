@@ -1,0 +1,59 @@
+package driver
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cacheops/cacheops/catalog"
+	"github.com/cacheops/cacheops/keys"
+)
+
+// WatchTarget is what a watcher of a database's committed changes (logical
+// decoding) needs from the cache: the database's catalog, to read rows by,
+// and the invalidation every write through cacheops uses.
+type WatchTarget struct {
+	cfg *Config
+	db  *database
+}
+
+// WatchTarget returns the target for this connection's database.
+func (c *Conn) WatchTarget(ctx context.Context) (*WatchTarget, error) {
+	if c.cfg.Store == nil {
+		return nil, ErrNoRedis
+	}
+	if !c.sess.ok {
+		if err := c.readSession(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.catalog(ctx) // loaded before the first change arrives
+	return &WatchTarget{cfg: c.cfg, db: c.sess.db}, nil
+}
+
+// Catalog is the database's current catalog; nil when none is usable (the
+// watcher then invalidates the whole database).
+func (t *WatchTarget) Catalog() *catalog.Catalog {
+	if t.db.stale.Load() {
+		return nil
+	}
+	return t.db.cat.Load()
+}
+
+// ErrKept: Redis did not take an invalidation; it is kept and sent again.
+var ErrKept = errors.New("cacheops: invalidation kept until Redis takes it")
+
+// Invalidate delivers changes (global: the whole database) as a write
+// through cacheops would, checked against the catalog the changes were read
+// with (token; "" for none). It returns ErrKept while anything is kept:
+// the watcher must not confirm the changes as handled.
+func (t *WatchTarget) Invalidate(ctx context.Context, changes []keys.Change, global bool, token string) error {
+	t.cfg.invalidate(ctx, t.db, changes, global, token)
+	if t.cfg.hasUndelivered.Load() {
+		return ErrKept
+	}
+	return nil
+}
+
+// Delivered reports whether no invalidation is kept: everything handled so
+// far has reached Redis.
+func (t *WatchTarget) Delivered() bool { return !t.cfg.hasUndelivered.Load() }

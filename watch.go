@@ -1,0 +1,55 @@
+package cacheops
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"time"
+
+	cdriver "github.com/cacheops/cacheops/driver"
+	"github.com/cacheops/cacheops/watch"
+)
+
+// WatchOptions configure Watch.
+type WatchOptions = watch.Options
+
+// Watch follows the committed changes of db's database through logical
+// decoding (PostgreSQL's pgoutput, a publication FOR ALL TABLES and a
+// replication slot, created when missing) and invalidates what they change,
+// as writes through cacheops do: writes made outside cacheops (psql, other
+// programs, an unwrapped pool, COPY) are then seen, once the watcher has
+// delivered them. replicationDSN connects to the same database as a role
+// with REPLICATION (wal_level must be logical). It runs until ctx ends,
+// reconnecting after failures; the slot resumes after the last transaction
+// whose invalidation reached Redis, so nothing is lost. A setup that cannot
+// work (wal_level, privileges) is returned at once.
+//
+// The slot keeps WAL until it is read: drop it (SELECT
+// pg_drop_replication_slot('cacheops')) when no watcher will run again.
+func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOptions) error {
+	first := true
+	for {
+		var target *cdriver.WatchTarget
+		err := withConn(ctx, db, func(c *cdriver.Conn) error {
+			var err error
+			target, err = c.WatchTarget(ctx)
+			return err
+		})
+		if err == nil {
+			err = watch.Run(ctx, replicationDSN, target, opts)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if first && !watch.Started(err) {
+			return err
+		}
+		first = false
+		slog.Default().Warn("cacheops: the watcher stopped; restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}

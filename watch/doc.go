@@ -1,0 +1,12 @@
+// Package watch follows a PostgreSQL database's committed changes through
+// logical decoding (the built-in pgoutput plugin, a publication FOR ALL
+// TABLES and a replication slot) and turns each committed INSERT, UPDATE,
+// DELETE and TRUNCATE into the stamp deletions a write through cacheops
+// would make: writes made by anything else — psql, migrations, other
+// programs, an unwrapped pool, COPY — invalidate too.
+//
+// Delivery is at least once: the slot's confirmed position moves past a
+// transaction only once its invalidation has reached Redis, so a watcher
+// restarted, a Redis outage or a PostgreSQL restart loses nothing (the
+// changes are decoded again).
+package watch

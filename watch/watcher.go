@@ -1,0 +1,260 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	cdriver "github.com/cacheops/cacheops/driver"
+)
+
+// Options name the watcher's publication and slot.
+type Options struct {
+	// Publication (FOR ALL TABLES) and Slot (pgoutput) are created when
+	// missing. Default "cacheops" for both.
+	Publication, Slot string
+	// StatusEvery is how often the confirmed position is sent. Default 1 s.
+	StatusEvery time.Duration
+}
+
+// Run follows the database's committed changes on a replication
+// connection (connConfig's, with replication=database) and invalidates
+// them through target, until ctx ends or the connection fails (the caller
+// restarts it: the slot resumes after the last confirmed transaction).
+func Run(ctx context.Context, connString string, target *cdriver.WatchTarget, opts Options) error {
+	if opts.Publication == "" {
+		opts.Publication = "cacheops"
+	}
+	if opts.Slot == "" {
+		opts.Slot = "cacheops"
+	}
+	if opts.StatusEvery <= 0 {
+		opts.StatusEvery = time.Second
+	}
+	cfg, err := pgconn.ParseConfig(connString)
+	if err != nil {
+		return err
+	}
+	cfg.RuntimeParams["replication"] = "database"
+	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if err := setUp(ctx, conn, opts); err != nil {
+		return err
+	}
+	err = pglogrepl.StartReplication(ctx, conn, opts.Slot, 0, pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", opts.Publication)},
+	})
+	if err != nil {
+		return fmt.Errorf("cacheops: start replication on slot %s: %w", opts.Slot, err)
+	}
+	w := &watcher{target: target, types: pgtype.NewMap(), rels: map[uint32]*pglogrepl.RelationMessage{}}
+	w.tx.reset()
+	if err := w.loop(ctx, conn, opts); err != nil {
+		return streaming{err}
+	}
+	return nil
+}
+
+// streaming wraps an error that ended a stream that had started (nil
+// when ctx ended it).
+type streaming struct{ err error }
+
+func (s streaming) Error() string { return s.err.Error() }
+func (s streaming) Unwrap() error { return s.err }
+
+// Started reports whether err ended a watcher that had set up and started
+// streaming (worth restarting), rather than one that could not start.
+func Started(err error) bool {
+	var s streaming
+	return errors.As(err, &s)
+}
+
+// setUp creates the publication and the slot when missing, with the
+// error PostgreSQL gives when it cannot (wal_level, privileges).
+func setUp(ctx context.Context, conn *pgconn.PgConn, opts Options) error {
+	rows, err := conn.Exec(ctx, fmt.Sprintf("SELECT 1 FROM pg_publication WHERE pubname = '%s'", opts.Publication)).ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 || len(rows[0].Rows) == 0 {
+		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %q FOR ALL TABLES", opts.Publication)).ReadAll(); err != nil {
+			return fmt.Errorf("cacheops: create publication %s (needs a superuser, or CREATE on the database with every table owned): %w", opts.Publication, err)
+		}
+	}
+	rows, err = conn.Exec(ctx, fmt.Sprintf("SELECT 1 FROM pg_replication_slots WHERE slot_name = '%s'", opts.Slot)).ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(rows) == 0 || len(rows[0].Rows) == 0 {
+		_, err := pglogrepl.CreateReplicationSlot(ctx, conn, opts.Slot, "pgoutput", pglogrepl.CreateReplicationSlotOptions{})
+		if err != nil {
+			return fmt.Errorf("cacheops: create replication slot %s (needs wal_level = logical and a role with REPLICATION): %w", opts.Slot, err)
+		}
+	}
+	return nil
+}
+
+type watcher struct {
+	target *cdriver.WatchTarget
+	types  *pgtype.Map
+	rels   map[uint32]*pglogrepl.RelationMessage
+	tx     txn
+	// handled is the end of the last transaction whose invalidation was
+	// delivered or kept; confirmed is what the server was told.
+	handled, confirmed pglogrepl.LSN
+}
+
+func (w *watcher) loop(ctx context.Context, conn *pgconn.PgConn, opts Options) error {
+	next := time.Now().Add(opts.StatusEvery)
+	for {
+		if time.Now().After(next) {
+			if err := w.status(ctx, conn); err != nil {
+				return err
+			}
+			next = time.Now().Add(opts.StatusEvery)
+		}
+		rctx, cancel := context.WithDeadline(ctx, next)
+		raw, err := conn.ReceiveMessage(rctx)
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case pgconn.Timeout(err):
+			continue
+		case err != nil:
+			return err
+		}
+		switch m := raw.(type) {
+		case *pgproto3.ErrorResponse:
+			return pgconn.ErrorResponseToPgError(m)
+		case *pgproto3.CopyData:
+			reply, err := w.copyData(ctx, m.Data)
+			if err != nil {
+				return err
+			}
+			if reply {
+				next = time.Time{} // the server asks for a status now
+			}
+		}
+	}
+}
+
+// copyData handles a message of the replication stream; reply: the server
+// asks for a status update.
+func (w *watcher) copyData(ctx context.Context, data []byte) (reply bool, err error) {
+	if len(data) == 0 {
+		return false, nil
+	}
+	switch data[0] {
+	case pglogrepl.PrimaryKeepaliveMessageByteID:
+		pkm, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
+		if err != nil {
+			return false, err
+		}
+		return pkm.ReplyRequested, nil
+	case pglogrepl.XLogDataByteID:
+		xld, err := pglogrepl.ParseXLogData(data[1:])
+		if err != nil {
+			return false, err
+		}
+		return false, w.message(ctx, xld.WALData)
+	}
+	return false, nil
+}
+
+// message handles one pgoutput message.
+func (w *watcher) message(ctx context.Context, data []byte) error {
+	msg, err := pglogrepl.Parse(data)
+	if err != nil {
+		return err
+	}
+	switch m := msg.(type) {
+	case *pglogrepl.RelationMessage:
+		w.rels[m.RelationID] = m
+	case *pglogrepl.BeginMessage:
+		w.tx.reset()
+	case *pglogrepl.InsertMessage:
+		w.rowChange(m.RelationID, false, nil, 0, m.Tuple)
+	case *pglogrepl.UpdateMessage:
+		w.rowChange(m.RelationID, true, m.OldTuple, m.OldTupleType, m.NewTuple)
+	case *pglogrepl.DeleteMessage:
+		w.rowChange(m.RelationID, false, m.OldTuple, m.OldTupleType, nil)
+	case *pglogrepl.TruncateMessage:
+		for _, oid := range m.RelationIDs {
+			w.tx.wide[oid] = true
+			w.tx.count++
+		}
+	case *pglogrepl.CommitMessage:
+		return w.commit(ctx, m.TransactionEndLSN)
+	}
+	return nil
+}
+
+// rowChange records a row's old and new images. An UPDATE whose old row
+// is not sent (the replica identity did not change, and it is not FULL)
+// gives the old row by its identity only: the schemes of its other columns
+// go whole.
+func (w *watcher) rowChange(oid uint32, isUpdate bool, old *pglogrepl.TupleData, oldType uint8, new *pglogrepl.TupleData) {
+	rel, ok := w.rels[oid]
+	w.tx.count++
+	if !ok {
+		w.tx.wide[oid] = true
+		return
+	}
+	switch {
+	case old != nil && oldType == 'O':
+		w.tx.row(oid, image(w.types, rel, old))
+	case old != nil:
+		w.tx.row(oid, keyOnly(rel, image(w.types, rel, old)))
+	case new != nil && isUpdate:
+		w.tx.row(oid, keyOnly(rel, image(w.types, rel, new))) // its identity did not change
+	}
+	if new != nil {
+		w.tx.row(oid, image(w.types, rel, new))
+	}
+}
+
+// commit delivers the transaction's invalidation. A kept one (Redis did not
+// take it) is sent by the cache's redeliverer; the position is confirmed
+// only once nothing is kept.
+func (w *watcher) commit(ctx context.Context, end pglogrepl.LSN) error {
+	if w.tx.count > 0 {
+		cat := w.target.Catalog()
+		changes, global := w.tx.changes(cat)
+		token := ""
+		if cat != nil {
+			token = cat.Token
+		}
+		if err := w.target.Invalidate(ctx, changes, global, token); err != nil && !errors.Is(err, cdriver.ErrKept) {
+			return err
+		}
+	}
+	w.handled = end
+	w.tx.reset()
+	return nil
+}
+
+// status tells the server how far the changes are handled: the slot keeps
+// (and will send again) everything after the confirmed position.
+func (w *watcher) status(ctx context.Context, conn *pgconn.PgConn) error {
+	pos := w.confirmed
+	if w.handled > pos && w.target.Delivered() {
+		pos = w.handled
+	}
+	if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: pos, WALFlushPosition: pos, WALApplyPosition: pos,
+	}); err != nil {
+		return err
+	}
+	w.confirmed = pos
+	return nil
+}
