@@ -22,10 +22,13 @@ type WatchOptions = watch.Options
 // with REPLICATION (wal_level must be logical). It runs until ctx ends,
 // reconnecting after failures; the slot resumes after the last transaction
 // whose invalidation reached Redis, so nothing is lost. A setup that cannot
-// work (wal_level, privileges) is returned at once.
+// work (wal_level, privileges) is returned at once. Run it in as many
+// processes as you like: the slot admits one reader, the others wait as
+// standbys and the first to retry (every second) after the leader's
+// connection ends takes over.
 //
-// The slot keeps WAL until it is read: drop it (SELECT
-// pg_drop_replication_slot('cacheops')) when no watcher will run again.
+// The slot keeps WAL until it is read: drop it with UnwatchDatabase (or
+// `cacheops watch --uninstall`) when no watcher will run again.
 func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOptions) error {
 	first := true
 	for {
@@ -41,15 +44,24 @@ func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOpt
 		if ctx.Err() != nil {
 			return nil
 		}
-		if first && !watch.Started(err) {
+		standby := watch.Standby(err)
+		if first && !standby && !watch.Started(err) {
 			return err
 		}
 		first = false
-		slog.Default().Warn("cacheops: the watcher stopped; restarting", "err", err)
+		if !standby {
+			slog.Default().Warn("cacheops: the watcher stopped; restarting", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// UnwatchDatabase drops the watcher's replication slot (which otherwise
+// keeps WAL for a reader that will not come) and its publication.
+func UnwatchDatabase(ctx context.Context, replicationDSN string, opts WatchOptions) error {
+	return watch.Uninstall(ctx, replicationDSN, opts)
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,55 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cacheops/cacheops"
+	"github.com/cacheops/cacheops/internal/testenv"
 )
 
-// logicalPostgres starts a PostgreSQL of the test's own with wal_level =
-// logical, from the installed server binaries, in a temporary directory on
-// a free loopback port (initdb refuses root: it runs as postgres then), and
-// returns its DSN; it is stopped and removed when the test ends.
-func logicalPostgres(t *testing.T) string {
-	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(bins) == 0 {
-		t.Fatal("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin): make services installs them")
-	}
-	sort.Strings(bins)
-	bin := filepath.Dir(bins[len(bins)-1])
-	dir, err := os.MkdirTemp("", "cacheops-logical-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	asPostgres := func(name string, args ...string) *exec.Cmd {
-		if os.Geteuid() == 0 {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
-		}
-		return exec.Command(filepath.Join(bin, name), args...)
-	}
-	if os.Geteuid() == 0 {
-		if out, err := exec.Command("chown", "postgres", dir).CombinedOutput(); err != nil {
-			t.Fatalf("chown: %v %s", err, out)
-		}
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	data := filepath.Join(dir, "data")
-	if out, err := asPostgres("initdb", "-D", data, "-A", "trust", "-U", "root", "--no-sync", "-E", "UTF8").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
-	}
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -k %s -c wal_level=logical -c fsync=off -c max_wal_senders=10 -c max_replication_slots=10", port, dir)
-	if out, err := asPostgres("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
-		t.Fatalf("pg_ctl start: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		asPostgres("pg_ctl", "-D", data, "-m", "immediate", "stop").Run()
-		os.RemoveAll(dir)
-	})
-	return fmt.Sprintf("postgres://root@127.0.0.1:%d/postgres?sslmode=disable", port)
-}
+func logicalPostgres(t *testing.T) string { return testenv.LogicalPostgres(t) }
 
 // watching starts a watcher on db and waits until its slot streams; the
 // returned function stops it and waits until it has.
@@ -92,11 +44,38 @@ func watching(t *testing.T, db, direct *sql.DB, dsn string) (stop func()) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Watch: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Watch: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop) // before the server stops, even when the test fails
+	return stop
+}
+
+// caughtUp waits until the watcher has confirmed everything written so
+// far: its invalidations have reached Redis.
+func caughtUp(t *testing.T, direct *sql.DB) {
+	t.Helper()
+	var now string
+	if err := direct.QueryRow("SELECT pg_current_wal_lsn()::text").Scan(&now); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var done bool
+		direct.QueryRow("SELECT coalesce(bool_and(confirmed_flush_lsn >= $1::pg_lsn), false) FROM pg_replication_slots", now).Scan(&done)
+		if done {
+			return
 		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher did not catch up")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -129,18 +108,8 @@ func TestWatchSeesOutsideWrites(t *testing.T) {
 	defer direct.Close()
 	mustExec(t, direct, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL, category_id int NOT NULL);
 INSERT INTO post SELECT g, 'post ' || g, g % 3 FROM generate_series(1, 30) g`)
-	prefix := fmt.Sprintf("test:watch:%d:", time.Now().UnixNano())
-	cache, err := cacheops.New(cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cache.Close()
-	t.Cleanup(func() { dropPrefix(t, prefix) })
-	db, err := cache.OpenDB(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	prefix := testenv.Prefix(t, fmt.Sprintf("watch_%d", time.Now().UnixNano()))
+	cache, db := testenv.Open(t, cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix}, dsn)
 	byID := "SELECT title FROM post WHERE id = $1"
 	byCategory := "SELECT count(*), max(title) FROM post WHERE category_id = $1"
 	cached := func(q string, args ...any) {
@@ -181,6 +150,7 @@ INSERT INTO post SELECT g, 'post ' || g, g % 3 FROM generate_series(1, 30) g`)
 		{"delete", byID, []any{9}, func() { mustExec(t, direct, "DELETE FROM post WHERE id = 9") }, []any{10}},
 		{"truncate", byID, []any{10}, func() { mustExec(t, direct, "TRUNCATE post") }, nil},
 	} {
+		caughtUp(t, direct) // the previous case's invalidations have landed
 		cached(c.read, c.args...)
 		if c.kept != nil {
 			cached(byID, c.kept...)
@@ -199,6 +169,7 @@ INSERT INTO post SELECT g, 'post ' || g, g % 3 FROM generate_series(1, 30) g`)
 	// Stopped: a write is not seen (the checks above would fail without a
 	// watcher) …
 	mustExec(t, direct, "INSERT INTO post VALUES (1, 'one', 1), (2, 'two', 2)")
+	caughtUp(t, direct) // the INSERT's invalidation must not land between the two reads
 	cached(byID, 1)
 	stop()
 	mustExec(t, direct, "UPDATE post SET title = 'while stopped' WHERE id = 1")
@@ -210,24 +181,6 @@ INSERT INTO post SELECT g, 'post ' || g, g % 3 FROM generate_series(1, 30) g`)
 	stop = watching(t, db, direct, dsn)
 	defer stop()
 	eventually(t, db, direct, bound, byID, 1)
-}
-
-// dropPrefix deletes the keys a test's own prefix made.
-func dropPrefix(t *testing.T, prefix string) {
-	rdb, err := cacheops.ClientFromURLForTesting(testRedisURL())
-	if err != nil {
-		return
-	}
-	defer rdb.Close()
-	ctx := context.Background()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	var keys []string
-	for iter.Next(ctx) {
-		keys = append(keys, iter.Val())
-	}
-	for _, k := range keys {
-		rdb.Del(ctx, k)
-	}
 }
 
 // At least once: with Redis unreachable the watcher's invalidation is kept
@@ -247,8 +200,7 @@ func TestWatchLosesNothingWhenRedisIsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := newFaultyProxy(t, ropts.Addr)
-	prefix := fmt.Sprintf("test:watchdown:%d:", time.Now().UnixNano())
-	t.Cleanup(func() { dropPrefix(t, prefix) })
+	prefix := testenv.Prefix(t, fmt.Sprintf("watchdown_%d", time.Now().UnixNano()))
 	open := func(addr string) (*cacheops.Cache, *sql.DB) {
 		ro := *ropts
 		ro.Addr, ro.MaxRetries, ro.ContextTimeoutEnabled = addr, -1, true
@@ -285,4 +237,48 @@ func TestWatchLosesNothingWhenRedisIsDown(t *testing.T) {
 	stop = watching(t, db2, direct, dsn)
 	defer stop()
 	eventually(t, db2, direct, 3*time.Second, q, 1)
+}
+
+// Watchers in two processes: one holds the slot, the other waits; when the
+// first stops, the second takes over and loses nothing. Uninstall removes
+// the slot and the publication.
+func TestWatchHandoverAndUninstall(t *testing.T) {
+	dsn := logicalPostgres(t)
+	direct, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	mustExec(t, direct, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one'), (2, 'two')`)
+	prefix := testenv.Prefix(t, fmt.Sprintf("watchho_%d", time.Now().UnixNano()))
+	var dbs []*sql.DB
+	for i := 0; i < 2; i++ {
+		_, db := testenv.Open(t, cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix}, dsn)
+		dbs = append(dbs, db)
+	}
+	q := "SELECT title FROM post WHERE id = $1"
+	stopLeader := watching(t, dbs[0], direct, dsn)
+	stopStandby := watching(t, dbs[1], direct, dsn) // the slot is taken: it waits
+	rows(t, dbs[1], q, 1)
+	mustExec(t, direct, "UPDATE post SET title = 'by the leader' WHERE id = 1")
+	eventually(t, dbs[1], direct, 3*time.Second, q, 1)
+	rows(t, dbs[1], q, 2)
+	stopLeader()
+	mustExec(t, direct, "UPDATE post SET title = 'after the handover' WHERE id = 2")
+	eventually(t, dbs[1], direct, 5*time.Second, q, 2)
+	stopStandby()
+
+	if err := cacheops.UnwatchDatabase(context.Background(), dsn, cacheops.WatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var slots, pubs int
+	direct.QueryRow("SELECT count(*) FROM pg_replication_slots").Scan(&slots)
+	direct.QueryRow("SELECT count(*) FROM pg_publication").Scan(&pubs)
+	if slots != 0 || pubs != 0 {
+		t.Fatalf("after uninstall: %d slots, %d publications", slots, pubs)
+	}
+	// A server without wal_level = logical: a clear error at once.
+	if err := cacheops.Watch(context.Background(), dbs[0], testDSN(), cacheops.WatchOptions{Slot: "cacheops_never"}); err == nil || !strings.Contains(err.Error(), "wal_level") {
+		t.Fatalf("against the shared server (wal_level replica): %v", err)
+	}
 }

@@ -23,20 +23,25 @@ type Options struct {
 	StatusEvery time.Duration
 }
 
+func (o Options) withDefaults() Options {
+	if o.Publication == "" {
+		o.Publication = "cacheops"
+	}
+	if o.Slot == "" {
+		o.Slot = "cacheops"
+	}
+	if o.StatusEvery <= 0 {
+		o.StatusEvery = time.Second
+	}
+	return o
+}
+
 // Run follows the database's committed changes on a replication
 // connection (connConfig's, with replication=database) and invalidates
 // them through target, until ctx ends or the connection fails (the caller
 // restarts it: the slot resumes after the last confirmed transaction).
 func Run(ctx context.Context, connString string, target *cdriver.WatchTarget, opts Options) error {
-	if opts.Publication == "" {
-		opts.Publication = "cacheops"
-	}
-	if opts.Slot == "" {
-		opts.Slot = "cacheops"
-	}
-	if opts.StatusEvery <= 0 {
-		opts.StatusEvery = time.Second
-	}
+	opts = opts.withDefaults()
 	cfg, err := pgconn.ParseConfig(connString)
 	if err != nil {
 		return err
@@ -78,9 +83,42 @@ func Started(err error) bool {
 	return errors.As(err, &s)
 }
 
+// Standby reports whether err says another watcher holds the slot: this
+// one waits to take over (the slot admits one reader at a time, which makes
+// it the leader lock: when the leader's connection ends, the next try of a
+// standby takes the slot and resumes where the leader's last confirmed
+// transaction ended).
+func Standby(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55006" // object_in_use
+}
+
+// Uninstall drops the watcher's slot (which otherwise keeps WAL for a
+// reader that will not come) and publication.
+func Uninstall(ctx context.Context, connString string, opts Options) error {
+	opts = opts.withDefaults()
+	conn, err := pgconn.Connect(ctx, connString)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	sql := fmt.Sprintf(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s';
+DROP PUBLICATION IF EXISTS %q`, opts.Slot, opts.Publication)
+	_, err = conn.Exec(ctx, sql).ReadAll()
+	return err
+}
+
 // setUp creates the publication and the slot when missing, with the
 // error PostgreSQL gives when it cannot (wal_level, privileges).
 func setUp(ctx context.Context, conn *pgconn.PgConn, opts Options) error {
+	// Before creating anything: a server that cannot decode is told at once.
+	level, err := conn.Exec(ctx, "SHOW wal_level").ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(level) == 0 || len(level[0].Rows) == 0 || string(level[0].Rows[0][0]) != "logical" {
+		return errors.New("cacheops: the watcher needs wal_level = logical (postgresql.conf; a restart), and a role with REPLICATION")
+	}
 	rows, err := conn.Exec(ctx, fmt.Sprintf("SELECT 1 FROM pg_publication WHERE pubname = '%s'", opts.Publication)).ReadAll()
 	if err != nil {
 		return err

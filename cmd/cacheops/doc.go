@@ -6,6 +6,7 @@
 //	cacheops invalidate --table post --table public.comment
 //	cacheops invalidate --all
 //	cacheops doctor
+//	cacheops watch              (until stopped; --uninstall drops its slot)
 //
 // It reads the environment the registered driver reads (CACHEOPS_REDIS,
 // CACHEOPS_PREFIX, CACHEOPS_TTL, CACHEOPS_TABLES) and the database from

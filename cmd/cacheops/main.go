@@ -8,13 +8,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 
 	"github.com/cacheops/cacheops"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 const usage = `usage: cacheops [--dsn URL] <command> [arguments]
@@ -23,6 +28,7 @@ const usage = `usage: cacheops [--dsn URL] <command> [arguments]
   stats                        entries, stamps and memory in Redis, by kind
   invalidate --table T… | --all   invalidate tables (or everything) after outside writes
   doctor                       what would stop caching: servers, settings, layout
+  watch [--uninstall]          invalidate writes made outside cacheops (logical decoding), until stopped
 
 The database: --dsn, else CACHEOPS_DATABASE, else DATABASE_URL. Redis and
 the rest: CACHEOPS_REDIS, CACHEOPS_PREFIX, CACHEOPS_TTL, CACHEOPS_TABLES.
@@ -57,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = withCache(func(c *cacheops.Cache) error { return stats(ctx, stdout, c) })
 	case "invalidate":
 		err = withDB(*dsn, func(c *cacheops.Cache, db *sql.DB) error { return invalidate(ctx, stdout, stderr, db, rest) })
+	case "watch":
+		err = withDB(*dsn, func(c *cacheops.Cache, db *sql.DB) error { return watchCmd(ctx, stdout, stderr, db, *dsn, rest) })
 	case "doctor":
 		var failed bool
 		err = withCache(func(c *cacheops.Cache) error { failed = doctor(ctx, stdout, c, *dsn); return nil })

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cacheops/cacheops"
 	"github.com/cacheops/cacheops/internal/testenv"
@@ -36,9 +38,7 @@ func testEnv(t *testing.T) (dsn string, db *sql.DB, cache *cacheops.Cache) {
 
 func cli(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	var out, errs bytes.Buffer
-	code := run(context.Background(), args, &out, &errs)
-	return out.String() + errs.String(), code
+	return cliCtx(context.Background(), args...)
 }
 
 func mustContain(t *testing.T, out string, wants ...string) {
@@ -151,4 +151,67 @@ func TestKeyKinds(t *testing.T) {
 			t.Errorf("%s: %s, want %s", key, got, want)
 		}
 	}
+}
+
+// `cacheops watch` as a sidecar: an outside write is seen through another
+// process's cache; --uninstall leaves no slot.
+func TestWatchCommand(t *testing.T) {
+	dsn := testenv.LogicalPostgres(t)
+	direct, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close()
+	if _, err := direct.Exec("CREATE TABLE post (id int PRIMARY KEY, title text); INSERT INTO post VALUES (1, 'one')"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CACHEOPS_REDIS", testenv.RedisURL())
+	t.Setenv("CACHEOPS_PREFIX", testenv.Prefix(t, fmt.Sprintf("cliwatch_%d", time.Now().UnixNano())))
+	t.Setenv("CACHEOPS_DATABASE", dsn)
+	_, db := testenv.Open(t, cacheops.Options{}, dsn)
+	read := func() (title string) {
+		if err := db.QueryRow("SELECT title FROM post WHERE id = $1", 1).Scan(&title); err != nil {
+			t.Fatal(err)
+		}
+		return title
+	}
+	read()
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { out, code := cliCtx(ctx, "watch"); t.Log(out); done <- code }()
+	deadline := time.Now().Add(10 * time.Second)
+	for active := false; !active; {
+		direct.QueryRow("SELECT coalesce(bool_or(active), false) FROM pg_replication_slots").Scan(&active)
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := direct.Exec("UPDATE post SET title = 'outside' WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	for read() != "outside" {
+		if time.Now().After(deadline) {
+			t.Fatal("the outside write was not seen")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Fatalf("watch exited %d", code)
+	}
+	if out, code := cli(t, "watch", "--uninstall"); code != 0 || !strings.Contains(out, "dropped slot cacheops") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	var slots int
+	direct.QueryRow("SELECT count(*) FROM pg_replication_slots").Scan(&slots)
+	if slots != 0 {
+		t.Fatalf("%d slots left", slots)
+	}
+}
+
+func cliCtx(ctx context.Context, args ...string) (string, int) {
+	var out, errs bytes.Buffer
+	code := run(ctx, args, &out, &errs)
+	return out.String() + errs.String(), code
 }

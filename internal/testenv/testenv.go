@@ -98,6 +98,13 @@ func Cache(t testing.TB, opts cacheops.Options, setup string) (*cacheops.Cache, 
 	t.Helper()
 	schema, dsn := Schema(t, setup)
 	opts.RedisURL, opts.Prefix = RedisURL(), Prefix(t, schema)
+	return Open(t, opts, dsn)
+}
+
+// Open builds a cache from opts and opens dsn through it; both close when
+// the test ends.
+func Open(t testing.TB, opts cacheops.Options, dsn string) (*cacheops.Cache, *sql.DB) {
+	t.Helper()
 	cache, err := cacheops.New(opts)
 	if err != nil {
 		t.Fatal(err)
