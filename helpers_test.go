@@ -156,14 +156,26 @@ func (e *env) exec(q string, args ...any) { e.t.Helper(); mustExec(e.t, e.db, q,
 // outOfBand changes the database behind cacheops' back.
 func (e *env) outOfBand(q string, args ...any) { e.t.Helper(); mustExec(e.t, e.direct, q, args...) }
 
-// rows reads a whole result as strings, for comparisons.
-func rows(t testing.TB, q interface {
+// querier is what rows reads through.
+type querier interface {
 	Query(string, ...any) (*sql.Rows, error)
-}, query string, args ...any) string {
+}
+
+// rows reads a whole result as strings, for comparisons.
+func rows(t testing.TB, q querier, query string, args ...any) string {
 	t.Helper()
-	rs, err := q.Query(query, args...)
+	out, err := readRows(q, query, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
+// readRows is rows, returning the error.
+func readRows(q querier, query string, args ...any) (string, error) {
+	rs, err := q.Query(query, args...)
+	if err != nil {
+		return "", err
 	}
 	defer rs.Close()
 	cols, _ := rs.Columns()
@@ -175,7 +187,7 @@ func rows(t testing.TB, q interface {
 			ptrs[i] = &vals[i]
 		}
 		if err := rs.Scan(ptrs...); err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		for i, v := range vals {
 			if b, ok := v.([]byte); ok {
@@ -184,10 +196,7 @@ func rows(t testing.TB, q interface {
 		}
 		out = append(out, fmt.Sprint(vals...))
 	}
-	if err := rs.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(out, "|")
+	return strings.Join(out, "|"), rs.Err()
 }
 
 func (e *env) read(q string, args ...any) string { e.t.Helper(); return rows(e.t, e.db, q, args...) }

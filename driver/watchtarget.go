@@ -57,3 +57,8 @@ func (t *WatchTarget) Invalidate(ctx context.Context, changes []keys.Change, glo
 // Delivered reports whether no invalidation is kept: everything handled so
 // far has reached Redis.
 func (t *WatchTarget) Delivered() bool { return !t.cfg.hasUndelivered.Load() }
+
+// SchemaChanged makes this process reload its catalog (a schema change the
+// watcher decoded; other processes learn it from the schema stamps the
+// invalidation deletes).
+func (t *WatchTarget) SchemaChanged() { t.db.schemaChanged() }

@@ -13,13 +13,17 @@ type txn struct {
 	rows  map[uint32][]map[string]any
 	wide  map[uint32]bool
 	count int
+	// ddl: the transaction ran DDL (the event trigger's message).
+	ddl bool
 }
 
 // maxRows bounds the rows a transaction keeps per relation; past it the
 // relation goes whole.
 const maxRows = 1000
 
-func (t *txn) reset() { t.rows, t.wide, t.count = map[uint32][]map[string]any{}, map[uint32]bool{}, 0 }
+func (t *txn) reset() {
+	t.rows, t.wide, t.count, t.ddl = map[uint32][]map[string]any{}, map[uint32]bool{}, 0, false
+}
 
 // row records one row image of a relation.
 func (t *txn) row(oid uint32, img map[string]any) {

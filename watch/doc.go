@@ -5,6 +5,10 @@
 // would make: writes made by anything else — psql, migrations, other
 // programs, an unwrapped pool, COPY — invalidate too.
 //
+// DDL is not decoded by PostgreSQL: an event trigger the watcher installs
+// emits a logical message with each DDL statement, and its transaction is
+// taken as a schema change (catalogs reload, the database's entries go).
+//
 // Delivery is at least once: the slot's confirmed position moves past a
 // transaction only once its invalidation has reached Redis, so a watcher
 // restarted, a Redis outage or a PostgreSQL restart loses nothing (the

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	cdriver "github.com/cacheops/cacheops/driver"
+	"github.com/cacheops/cacheops/keys"
 )
 
 // Options name the watcher's publication and slot.
@@ -21,6 +22,10 @@ type Options struct {
 	Publication, Slot string
 	// StatusEvery is how often the confirmed position is sent. Default 1 s.
 	StatusEvery time.Duration
+	// NoDDLTrigger: do not install the event trigger that tells the watcher
+	// of DDL (installing it needs a superuser); DDL made outside cacheops
+	// then needs InvalidateAll.
+	NoDDLTrigger bool
 }
 
 func (o Options) withDefaults() Options {
@@ -56,7 +61,7 @@ func Run(ctx context.Context, connString string, target *cdriver.WatchTarget, op
 		return err
 	}
 	err = pglogrepl.StartReplication(ctx, conn, opts.Slot, 0, pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", opts.Publication)},
+		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", opts.Publication), "messages 'true'"},
 	})
 	if err != nil {
 		return fmt.Errorf("cacheops: start replication on slot %s: %w", opts.Slot, err)
@@ -103,7 +108,7 @@ func Uninstall(ctx context.Context, connString string, opts Options) error {
 	}
 	defer conn.Close(context.Background())
 	sql := fmt.Sprintf(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '%s';
-DROP PUBLICATION IF EXISTS %q`, opts.Slot, opts.Publication)
+DROP PUBLICATION IF EXISTS %q; %s`, opts.Slot, opts.Publication, dropDDLTrigger)
 	_, err = conn.Exec(ctx, sql).ReadAll()
 	return err
 }
@@ -126,6 +131,11 @@ func setUp(ctx context.Context, conn *pgconn.PgConn, opts Options) error {
 	if len(rows) == 0 || len(rows[0].Rows) == 0 {
 		if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE PUBLICATION %q FOR ALL TABLES", opts.Publication)).ReadAll(); err != nil {
 			return fmt.Errorf("cacheops: create publication %s (needs a superuser, or CREATE on the database with every table owned): %w", opts.Publication, err)
+		}
+	}
+	if !opts.NoDDLTrigger {
+		if err := installDDLTrigger(ctx, conn); err != nil {
+			return err
 		}
 	}
 	rows, err = conn.Exec(ctx, fmt.Sprintf("SELECT 1 FROM pg_replication_slots WHERE slot_name = '%s'", opts.Slot)).ReadAll()
@@ -231,6 +241,11 @@ func (w *watcher) message(ctx context.Context, data []byte) error {
 			w.tx.wide[oid] = true
 			w.tx.count++
 		}
+	case *pglogrepl.LogicalDecodingMessage:
+		if m.Prefix == ddlPrefix {
+			w.tx.ddl = true
+			w.tx.count++
+		}
 	case *pglogrepl.CommitMessage:
 		return w.commit(ctx, m.TransactionEndLSN)
 	}
@@ -271,6 +286,12 @@ func (w *watcher) commit(ctx context.Context, end pglogrepl.LSN) error {
 		token := ""
 		if cat != nil {
 			token = cat.Token
+		}
+		if w.tx.ddl {
+			// A schema change: every process reloads its catalog, and the
+			// whole database goes (as DDL through cacheops does).
+			changes, global, token = append(changes, keys.Change{Rel: keys.SchemaKey, Wide: true}), true, ""
+			w.target.SchemaChanged()
 		}
 		if err := w.target.Invalidate(ctx, changes, global, token); err != nil && !errors.Is(err, cdriver.ErrKept) {
 			return err
