@@ -16,7 +16,19 @@ import (
 	"github.com/cacheops/cacheops/internal/testenv"
 )
 
-func logicalPostgres(t *testing.T) string { return testenv.LogicalPostgres(t) }
+// logicalServer starts a PostgreSQL with wal_level = logical holding setup
+// and returns its DSN and a plain connection to it.
+func logicalServer(t *testing.T, setup string) (string, *sql.DB) {
+	t.Helper()
+	dsn := testenv.LogicalPostgres(t)
+	direct, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Close() })
+	mustExec(t, direct, setup)
+	return dsn, direct
+}
 
 // watching starts a watcher on db and waits until its slot streams; the
 // returned function stops it and waits until it has.
@@ -104,13 +116,7 @@ func eventually(t *testing.T, db, direct *sql.DB, within time.Duration, q string
 // delivered them, row by row where the decoding gives rows; with the
 // watcher stopped they are not, and when it starts again nothing is lost.
 func TestWatchSeesOutsideWrites(t *testing.T) {
-	dsn := logicalPostgres(t)
-	direct, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
-	mustExec(t, direct, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL, category_id int NOT NULL);
+	dsn, direct := logicalServer(t, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL, category_id int NOT NULL);
 INSERT INTO post SELECT g, 'post ' || g, g % 3 FROM generate_series(1, 30) g`)
 	prefix := testenv.Prefix(t, fmt.Sprintf("watch_%d", time.Now().UnixNano()))
 	cache, db := testenv.Open(t, cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix}, dsn)
@@ -192,13 +198,7 @@ INSERT INTO post SELECT g, 'post ' || g, g % 3 FROM generate_series(1, 30) g`)
 // back loses nothing — the next watcher decodes the write again.
 func TestWatchLosesNothingWhenRedisIsDown(t *testing.T) {
 	singleNodeOnly(t)
-	dsn := logicalPostgres(t)
-	direct, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
-	mustExec(t, direct, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one')`)
+	dsn, direct := logicalServer(t, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one')`)
 	ropts, err := redis.ParseURL(testRedisURL())
 	if err != nil {
 		t.Fatal(err)
@@ -247,13 +247,7 @@ func TestWatchLosesNothingWhenRedisIsDown(t *testing.T) {
 // first stops, the second takes over and loses nothing. Uninstall removes
 // the slot and the publication.
 func TestWatchHandoverAndUninstall(t *testing.T) {
-	dsn := logicalPostgres(t)
-	direct, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
-	mustExec(t, direct, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one'), (2, 'two')`)
+	dsn, direct := logicalServer(t, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one'), (2, 'two')`)
 	prefix := testenv.Prefix(t, fmt.Sprintf("watchho_%d", time.Now().UnixNano()))
 	var dbs []*sql.DB
 	for i := 0; i < 2; i++ {
@@ -291,13 +285,7 @@ func TestWatchHandoverAndUninstall(t *testing.T) {
 // made again — reaches every process through the event trigger's message:
 // the catalog reloads, SELECT * shows the new column.
 func TestWatchSeesOutsideSchemaChanges(t *testing.T) {
-	dsn := logicalPostgres(t)
-	direct, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer direct.Close()
-	mustExec(t, direct, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one')`)
+	dsn, direct := logicalServer(t, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one')`)
 	prefix := testenv.Prefix(t, fmt.Sprintf("watchddl_%d", time.Now().UnixNano()))
 	cache, db := testenv.Open(t, cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix}, dsn)
 	_, other := testenv.Open(t, cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix}, dsn)
