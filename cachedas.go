@@ -44,6 +44,11 @@ type TableRow struct {
 // Row names rows by column values: Row{"id": 7}, Row{"tenant": "a", "id": 7}.
 type Row map[string]any
 
+// ErrKept is returned by InvalidateRows when Redis did not take the
+// invalidation: it is kept and sent again, and the process serves no hits
+// until it lands.
+var ErrKept = cdriver.ErrKept
+
 // ErrNotTracked is returned by CachedAs for a dependency whose writes the
 // cache cannot follow.
 var ErrNotTracked = cdriver.ErrNotTracked
@@ -153,7 +158,7 @@ func depQueries(deps Deps) []cdriver.DepQuery {
 // by the columns given (its primary key, say): every entry that may hold it
 // goes, whatever its other columns held — its old values are not known.
 // Names resolve as in SQL on one of db's connections. A Redis failure is
-// returned.
+// returned as ErrKept: the invalidation is kept and sent again.
 func InvalidateRows(ctx context.Context, db *sql.DB, table string, rows ...Row) error {
 	return withConn(ctx, db, func(c *cdriver.Conn) error { return c.InvalidateRows(ctx, table, rowMaps(rows)) })
 }

@@ -3,6 +3,7 @@ package cacheops_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -124,6 +125,9 @@ func TestRedisTroubleIsReported(t *testing.T) {
 	}
 	if err := e.cache.Ping(e.ctx); err == nil {
 		t.Fatal("Ping: no error for a Redis that refuses connections")
+	}
+	if err := cacheops.InvalidateRows(e.ctx, e.db, "post", cacheops.Row{"id": 1}); !errors.Is(err, cacheops.ErrKept) {
+		t.Fatalf("InvalidateRows with Redis down: %v, want ErrKept", err)
 	}
 }
 

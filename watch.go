@@ -3,7 +3,6 @@ package cacheops
 import (
 	"context"
 	"database/sql"
-	"log/slog"
 	"time"
 
 	cdriver "github.com/cacheops/cacheops/driver"
@@ -31,11 +30,13 @@ type WatchOptions = watch.Options
 // `cacheops watch --uninstall`) when no watcher will run again.
 func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOptions) error {
 	first := true
+	var target *cdriver.WatchTarget // the last one got: it logs for the cache
 	for {
-		var target *cdriver.WatchTarget
 		err := withConn(ctx, db, func(c *cdriver.Conn) error {
-			var err error
-			target, err = c.WatchTarget(ctx)
+			t, err := c.WatchTarget(ctx)
+			if err == nil {
+				target = t
+			}
 			return err
 		})
 		if err == nil {
@@ -50,7 +51,7 @@ func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOpt
 		}
 		first = false
 		if !standby {
-			slog.Default().Warn("cacheops: the watcher stopped; restarting", "err", err)
+			target.Warn(ctx, "cacheops: the watcher stopped; restarting", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -107,7 +107,7 @@ func (cp *CachedAsPlan) Do(ctx context.Context, fn func(context.Context) ([]byte
 			return fn(ctx)
 		}
 	}
-	ev := Event{SQL: "cachedas", Key: cp.key}
+	ev := Event{Key: cp.key}
 	if payload != nil {
 		if decode(payload) {
 			c.stats.Hits.Add(1)
@@ -173,7 +173,7 @@ func (c *Conn) InvalidateRows(ctx context.Context, table string, rows []map[stri
 		c.cfg.invalidate(ctx, c.sess.db, changes, false, cat.Token)
 	}
 	if c.cfg.hasUndelivered.Load() {
-		return errors.New("cacheops: Redis did not take the invalidation; it is kept and sent again, and this process serves no hits until then")
+		return ErrKept
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 // Event is one step of the cache, as Hooks see it.
 type Event struct {
 	// SQL is the statement of a read (Hit, Miss, Store, GuardDrop); empty
-	// for the others.
+	// for a CachedAs value (Key names it) and the other events.
 	SQL string
 	// Tables are the relations ("schema"."table") a read depends on.
 	Tables []string

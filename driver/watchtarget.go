@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/cacheops/cacheops/catalog"
 	"github.com/cacheops/cacheops/keys"
@@ -39,7 +40,8 @@ func (t *WatchTarget) Catalog() *catalog.Catalog {
 	return t.db.cat.Load()
 }
 
-// ErrKept: Redis did not take an invalidation; it is kept and sent again.
+// ErrKept: Redis did not take an invalidation; it is kept and sent again,
+// and the process serves no hits until it lands.
 var ErrKept = errors.New("cacheops: invalidation kept until Redis takes it")
 
 // Invalidate delivers changes (global: the whole database) as a write
@@ -62,3 +64,8 @@ func (t *WatchTarget) Delivered() bool { return !t.cfg.hasUndelivered.Load() }
 // watcher decoded; other processes learn it from the schema stamps the
 // invalidation deletes).
 func (t *WatchTarget) SchemaChanged() { t.db.schemaChanged() }
+
+// Warn logs through the cache's Logger, rate-limited like its other lines.
+func (t *WatchTarget) Warn(ctx context.Context, msg string, err error) {
+	t.cfg.logs.Log(ctx, t.cfg.Logger, slog.LevelWarn, msg, slog.Any("err", err))
+}
