@@ -109,8 +109,23 @@ type Options struct {
 	// log lines go there too (see the README's Failure section).
 	Logger *slog.Logger
 	// Hooks are called after each step: hit, miss, store, guard drop,
-	// invalidation, Redis error.
+	// invalidation, Redis error, and a watcher's delivered transaction.
 	Hooks Hooks
+	// Watch runs a watcher (see Watch) in this process for each database
+	// the cache opens by DSN (OpenDB, OpenDBConfig, WrapPool, the
+	// registered driver), on that DSN: its role needs REPLICATION, and
+	// wal_level must be logical. One process at a time holds the slot; the
+	// others stand by. Nil: CACHEOPS_WATCH=1 turns it on with the default
+	// WatchOptions, else off (run `cacheops watch` as a sidecar, or call
+	// Watch).
+	Watch *WatchOptions
+	// WatchMaxLag: hits stop for a database whose watcher is behind by
+	// more than this (its heartbeat in Redis is older), so that writes made
+	// outside cacheops are seen within it; writes through cacheops are seen
+	// at once whatever the lag. It applies to every database with a
+	// watcher, wherever the watcher runs. Zero: 1 s; negative: hits never
+	// wait for the watcher.
+	WatchMaxLag time.Duration
 }
 
 // WithFillLock turns the cross-process fill lock on or off for the reads
@@ -124,6 +139,7 @@ type Cache struct {
 	cfg       *cdriver.Config
 	rdb       redis.UniversalClient
 	ownsRedis bool
+	watchers  *inProcessWatchers // Options.Watch; nil when off
 }
 
 // DefaultRedisURL is used when neither Options nor CACHEOPS_REDIS name a Redis.
@@ -201,21 +217,36 @@ func New(opts Options) (*Cache, error) {
 		Tables:          opts.Tables,
 		Logger:          logger,
 		Hooks:           opts.Hooks,
+		WatchMaxLag:     opts.WatchMaxLag,
 	}).Init()
+	if opts.Watch != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		c.watchers = &inProcessWatchers{opts: opts.Watch, ctx: ctx, cancel: cancel}
+		c.cfg.OnDSN = c.watchDSN
+	}
 	return c, nil
 }
 
 // OpenDB opens a caching *sql.DB for a PostgreSQL DSN (any DSN pgx accepts).
 func (c *Cache) OpenDB(dsn string) (*sql.DB, error) {
+	db, err := c.openDB(dsn)
+	if err == nil {
+		c.watchDSN(dsn)
+	}
+	return db, err
+}
+
+func (c *Cache) openDB(dsn string) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	return c.OpenDBConfig(*cfg), nil
+	return sql.OpenDB(c.WrapConnector(stdlib.GetConnector(*cfg))), nil
 }
 
 // OpenDBConfig opens a caching *sql.DB for a pgx connection config.
 func (c *Cache) OpenDBConfig(config pgx.ConnConfig, opts ...stdlib.OptionOpenDB) *sql.DB {
+	c.watchDSN(config.ConnString())
 	return sql.OpenDB(c.WrapConnector(stdlib.GetConnector(config, opts...)))
 }
 
@@ -247,6 +278,7 @@ func (c *Cache) Prefix() string { return c.cfg.Prefix }
 // Close waits for the entries being stored in the background, then closes
 // the Redis client if the Cache created it.
 func (c *Cache) Close() error {
+	c.watchers.stop()
 	c.cfg.Settle()
 	c.cfg.Close()
 	err := c.cfg.Store.Close()

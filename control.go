@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -73,6 +74,15 @@ func fromEnvironment(opts *Options) error {
 			return fmt.Errorf("cacheops: CACHEOPS_TTL=%q: want a positive duration", v)
 		}
 		opts.TTL = ttl
+	}
+	if v := os.Getenv("CACHEOPS_WATCH"); opts.Watch == nil && v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("cacheops: CACHEOPS_WATCH=%q: want 1 or 0", v)
+		}
+		if on {
+			opts.Watch = &WatchOptions{}
+		}
 	}
 	if v := os.Getenv("CACHEOPS_TABLES"); opts.Tables == nil && v != "" {
 		rules, err := parseTables(v)

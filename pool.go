@@ -28,6 +28,7 @@ type Pool struct {
 // WrapPool returns p with the cache. p stays usable on its own (without
 // the cache); closing either closes both.
 func (c *Cache) WrapPool(p *pgxpool.Pool) *Pool {
+	c.watchDSN(p.Config().ConnString())
 	return &Pool{pool: p, cfg: c.cfg}
 }
 

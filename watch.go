@@ -3,6 +3,7 @@ package cacheops
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	cdriver "github.com/cacheops/cacheops/driver"
@@ -26,20 +27,18 @@ type WatchOptions = watch.Options
 // standbys and the first to retry (every second) after the leader's
 // connection ends takes over.
 //
-// The slot keeps WAL until it is read: drop it with UnwatchDatabase (or
-// `cacheops watch --uninstall`) when no watcher will run again.
+// The watcher measures its own lag and publishes it in Redis as a
+// heartbeat; every process reading the database takes no hit while the
+// watcher is behind by more than Options.WatchMaxLag. The slot keeps WAL
+// until it is read: drop it with UnwatchDatabase (or `cacheops watch
+// --uninstall`) when no watcher will run again.
 func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOptions) error {
 	first := true
 	var target *cdriver.WatchTarget // the last one got: it logs for the cache
 	for {
-		err := withConn(ctx, db, func(c *cdriver.Conn) error {
-			t, err := c.WatchTarget(ctx)
-			if err == nil {
-				target = t
-			}
-			return err
-		})
+		t, err := watchTarget(ctx, db)
 		if err == nil {
+			target = t
 			err = watch.Run(ctx, replicationDSN, target, opts)
 		}
 		if ctx.Err() != nil {
@@ -50,7 +49,7 @@ func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOpt
 			return err
 		}
 		first = false
-		if !standby {
+		if !standby && target != nil {
 			target.Warn(ctx, "cacheops: the watcher stopped; restarting", err)
 		}
 		select {
@@ -61,8 +60,23 @@ func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOpt
 	}
 }
 
+func watchTarget(ctx context.Context, db *sql.DB) (*cdriver.WatchTarget, error) {
+	var target *cdriver.WatchTarget
+	err := withConn(ctx, db, func(c *cdriver.Conn) error {
+		t, err := c.WatchTarget(ctx)
+		target = t
+		return err
+	})
+	return target, err
+}
+
 // UnwatchDatabase drops the watcher's replication slot (which otherwise
-// keeps WAL for a reader that will not come) and its publication.
-func UnwatchDatabase(ctx context.Context, replicationDSN string, opts WatchOptions) error {
-	return watch.Uninstall(ctx, replicationDSN, opts)
+// keeps WAL for a reader that will not come) and its publication, and the
+// heartbeat in Redis, so that db's readers stop waiting for a watcher.
+func UnwatchDatabase(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOptions) error {
+	target, err := watchTarget(ctx, db)
+	if err != nil {
+		return err
+	}
+	return errors.Join(watch.Uninstall(ctx, replicationDSN, opts), target.ForgetHeartbeat(ctx))
 }

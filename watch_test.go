@@ -39,23 +39,13 @@ func watching(t *testing.T, db, direct *sql.DB, dsn string) (stop func()) {
 	go func() {
 		done <- cacheops.Watch(ctx, db, dsn, cacheops.WatchOptions{StatusEvery: 100 * time.Millisecond})
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var active bool
-		direct.QueryRow("SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = 'cacheops'").Scan(&active)
-		if active {
-			break
-		}
+	slotActive(t, direct, func() {
 		select {
 		case err := <-done:
 			t.Fatalf("the watcher stopped: %v", err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the watcher's slot never became active")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	})
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -67,6 +57,25 @@ func watching(t *testing.T, db, direct *sql.DB, dsn string) (stop func()) {
 	}
 	t.Cleanup(stop) // before the server stops, even when the test fails
 	return stop
+}
+
+// slotActive waits until a watcher streams from the slot, calling check
+// while it waits.
+func slotActive(t *testing.T, direct *sql.DB, check func()) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var active bool
+		direct.QueryRow("SELECT coalesce(bool_or(active), false) FROM pg_replication_slots WHERE slot_name = 'cacheops'").Scan(&active)
+		if active {
+			return
+		}
+		check()
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher's slot never became active")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // caughtUp waits until the watcher has confirmed everything written so
@@ -266,7 +275,7 @@ func TestWatchHandoverAndUninstall(t *testing.T) {
 	eventually(t, dbs[1], direct, 5*time.Second, q, 2)
 	stopStandby()
 
-	if err := cacheops.UnwatchDatabase(context.Background(), dsn, cacheops.WatchOptions{}); err != nil {
+	if err := cacheops.UnwatchDatabase(context.Background(), dbs[0], dsn, cacheops.WatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var slots, pubs int

@@ -64,6 +64,13 @@ type Config struct {
 	// Hooks are called after each step (hits, misses, stores, guard drops,
 	// invalidations, Redis errors).
 	Hooks Hooks
+	// WatchMaxLag: hits stop for a database whose watcher (see package
+	// watch) is behind by more than this. Zero: DefaultWatchMaxLag;
+	// negative: hits never wait for the watcher.
+	WatchMaxLag time.Duration
+	// OnDSN is told the DSN of each database the registered driver opens
+	// (in-process watchers start there).
+	OnDSN func(dsn string)
 
 	stats   Stats
 	breaker breaker
@@ -116,6 +123,9 @@ func (c *Config) Init() *Config {
 	if c.AmbiguousDelay == 0 {
 		c.AmbiguousDelay = DefaultAmbiguousDelay
 	}
+	if c.WatchMaxLag == 0 {
+		c.WatchMaxLag = DefaultWatchMaxLag
+	}
 	if c.FillLockWait <= 0 {
 		c.FillLockWait = time.Second
 	}
@@ -136,6 +146,7 @@ func (c *Config) Stats() StatsSnapshot {
 	c.Settle()
 	s := c.stats.snapshot()
 	s.BreakerOpen = c.breaker.isOpen()
+	s.WatchLag = c.watchLagSnapshot()
 	c.undeliveredMu.Lock()
 	s.UndeliveredStamps = len(c.undelivered)
 	c.undeliveredMu.Unlock()

@@ -93,6 +93,9 @@ func (d *Driver) OpenConnector(name string) (driver.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.OnDSN != nil {
+		cfg.OnDSN(name)
+	}
 	if dc, ok := d.parent.(driver.DriverContext); ok {
 		pc, err := dc.OpenConnector(name)
 		if err != nil {

@@ -30,6 +30,7 @@ type database struct {
 	loadMu     sync.Mutex
 
 	privileges privileges
+	watch      watchLag
 
 	// schemes holds, per relation, the schemes set as this process' writers
 	// last read it (*schemesCopy): invalidations check it is still current

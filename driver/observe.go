@@ -22,7 +22,9 @@ type Event struct {
 	Stamps int
 	// Start and Duration time the Redis step: the lookup (Hit, Miss), the
 	// guarded store (Store, GuardDrop), the invalidation's delivery
-	// (Invalidate), the failed call (RedisError).
+	// (Invalidate), the failed call (RedisError); for Watch, Start is when
+	// the decoded transaction committed (PostgreSQL's clock) and Duration
+	// how long until its invalidation was delivered.
 	Start    time.Time
 	Duration time.Duration
 	// Err is the Redis error (RedisError), or why an invalidation was kept
@@ -35,6 +37,9 @@ type Event struct {
 // must be quick and must not call the cache. Nil hooks cost nothing.
 type Hooks struct {
 	Hit, Miss, Store, GuardDrop, Invalidate, RedisError func(context.Context, Event)
+	// Watch is called by a watcher (package watch) for each decoded
+	// transaction it has invalidated.
+	Watch func(context.Context, Event)
 }
 
 // timed reports whether a step should be timed for a hook.

@@ -1,6 +1,9 @@
 package driver
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Stats are the cache's counters.
 type Stats struct {
@@ -10,6 +13,7 @@ type Stats struct {
 	LockWaits, LockTimeouts                            atomic.Int64
 	Ambiguous, Unreplicated                            atomic.Int64
 	Skipped, Refreshes                                 atomic.Int64
+	WatchBehind                                        atomic.Int64
 }
 
 // StatsSnapshot is a point-in-time copy of Stats.
@@ -62,6 +66,14 @@ type StatsSnapshot struct {
 	// UndeliveredStamps are invalidations kept until Redis takes them;
 	// while there are any this process serves no hits.
 	UndeliveredStamps int
+	// WatchBehind are reads that took no hit because their database's
+	// watcher was behind by more than WatchMaxLag; they count as Passthrough
+	// too.
+	WatchBehind int64
+	// WatchLag is the largest lag seen of the watchers of the databases
+	// this cache reads (the age of their last heartbeat); zero when none is
+	// watched.
+	WatchLag time.Duration
 }
 
 func (s *Stats) snapshot() StatsSnapshot {
@@ -71,5 +83,6 @@ func (s *Stats) snapshot() StatsSnapshot {
 		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
 		LockWaits: s.LockWaits.Load(), LockTimeouts: s.LockTimeouts.Load(), Ambiguous: s.Ambiguous.Load(),
 		Unreplicated: s.Unreplicated.Load(), Skipped: s.Skipped.Load(), Refreshes: s.Refreshes.Load(),
+		WatchBehind: s.WatchBehind.Load(),
 	}
 }

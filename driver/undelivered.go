@@ -91,10 +91,11 @@ func (c *Config) settleUndelivered(db *database, p pending, undelivered []string
 }
 
 // cacheBlocked reports whether undelivered invalidations forbid hits (the
-// redeliverer is sending them: no read waits for a Redis that is failing).
+// redeliverer is sending them: no read waits for a Redis that is failing),
+// or the database's watcher is too far behind.
 func (c *Config) cacheBlocked(ctx context.Context, db *database) bool {
 	if !c.hasUndelivered.Load() {
-		return false
+		return c.watchBehind(ctx, db)
 	}
 	c.ensureRedeliverer(db)
 	return true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/cacheops/cacheops/catalog"
 	"github.com/cacheops/cacheops/keys"
@@ -68,4 +69,32 @@ func (t *WatchTarget) SchemaChanged() { t.db.schemaChanged() }
 // Warn logs through the cache's Logger, rate-limited like its other lines.
 func (t *WatchTarget) Warn(ctx context.Context, msg string, err error) {
 	t.cfg.logs.Log(ctx, t.cfg.Logger, slog.LevelWarn, msg, slog.Any("err", err))
+}
+
+// Clock reads the time of the Redis that holds the database's watcher
+// heartbeat (microseconds).
+func (t *WatchTarget) Clock(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.RedisTimeout)
+	defer cancel()
+	return t.cfg.Store.Clock(ctx, t.db.heartbeatKey())
+}
+
+// Heartbeat publishes that every change committed before micros (a time
+// Clock read) is invalidated: readers allow hits while it is recent.
+func (t *WatchTarget) Heartbeat(ctx context.Context, micros int64) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.RedisTimeout)
+	defer cancel()
+	_ = t.cfg.Store.SetHeartbeat(ctx, t.db.heartbeatKey(), micros)
+}
+
+// ForgetHeartbeat removes the heartbeat: the database is no longer
+// watched, and its readers stop comparing with it.
+func (t *WatchTarget) ForgetHeartbeat(ctx context.Context) error {
+	return t.cfg.Store.Delete(ctx, t.db.heartbeatKey())
+}
+
+// Handled tells Hooks.Watch that a decoded transaction committed at
+// committed (PostgreSQL's clock) has been invalidated.
+func (t *WatchTarget) Handled(ctx context.Context, committed time.Time) {
+	call(ctx, t.cfg.Hooks.Watch, Event{}, committed)
 }

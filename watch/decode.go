@@ -1,6 +1,8 @@
 package watch
 
 import (
+	"time"
+
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -15,6 +17,10 @@ type txn struct {
 	count int
 	// ddl: the transaction ran DDL (the event trigger's message).
 	ddl bool
+	// probe is the Redis time a probe's message carried (0: none).
+	probe int64
+	// committed is when the transaction committed (PostgreSQL's clock).
+	committed time.Time
 }
 
 // maxRows bounds the rows a transaction keeps per relation; past it the
@@ -22,7 +28,7 @@ type txn struct {
 const maxRows = 1000
 
 func (t *txn) reset() {
-	t.rows, t.wide, t.count, t.ddl = map[uint32][]map[string]any{}, map[uint32]bool{}, 0, false
+	*t = txn{rows: map[uint32][]map[string]any{}, wide: map[uint32]bool{}}
 }
 
 // row records one row image of a relation.

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -22,6 +24,12 @@ type Options struct {
 	Publication, Slot string
 	// StatusEvery is how often the confirmed position is sent. Default 1 s.
 	StatusEvery time.Duration
+	// ProbeEvery is how often the watcher measures its lag: a probe reads
+	// the Redis clock and commits a logical message carrying it; once the
+	// watcher has decoded that message and delivered everything before it,
+	// it publishes the time as its heartbeat, which readers compare with
+	// WatchMaxLag. Default 100 ms (a tiny transaction each time).
+	ProbeEvery time.Duration
 	// NoDDLTrigger: do not install the event trigger that tells the watcher
 	// of DDL (installing it needs a superuser); DDL made outside cacheops
 	// then needs InvalidateAll.
@@ -35,6 +43,9 @@ func (o Options) withDefaults() Options {
 	if o.Slot == "" {
 		o.Slot = "cacheops"
 	}
+	if o.ProbeEvery <= 0 {
+		o.ProbeEvery = 100 * time.Millisecond
+	}
 	if o.StatusEvery <= 0 {
 		o.StatusEvery = time.Second
 	}
@@ -47,10 +58,13 @@ func (o Options) withDefaults() Options {
 // restarts it: the slot resumes after the last confirmed transaction).
 func Run(ctx context.Context, connString string, target *cdriver.WatchTarget, opts Options) error {
 	opts = opts.withDefaults()
-	cfg, err := pgconn.ParseConfig(connString)
+	// pgx's parser: it leaves out the settings only pgx knows (a DSN the
+	// application's pool uses may carry them).
+	pcfg, err := pgx.ParseConfig(connString)
 	if err != nil {
 		return err
 	}
+	cfg := &pcfg.Config
 	cfg.RuntimeParams["replication"] = "database"
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -68,6 +82,9 @@ func Run(ctx context.Context, connString string, target *cdriver.WatchTarget, op
 	}
 	w := &watcher{target: target, types: pgtype.NewMap(), rels: map[uint32]*pglogrepl.RelationMessage{}}
 	w.tx.reset()
+	pctx, stopProbes := context.WithCancel(ctx)
+	defer stopProbes()
+	go probe(pctx, cfg, target, opts.ProbeEvery)
 	if err := w.loop(ctx, conn, opts); err != nil {
 		return streaming{err}
 	}
@@ -230,6 +247,7 @@ func (w *watcher) message(ctx context.Context, data []byte) error {
 		w.rels[m.RelationID] = m
 	case *pglogrepl.BeginMessage:
 		w.tx.reset()
+		w.tx.committed = m.CommitTime
 	case *pglogrepl.InsertMessage:
 		w.rowChange(m.RelationID, false, nil, 0, m.Tuple)
 	case *pglogrepl.UpdateMessage:
@@ -242,9 +260,14 @@ func (w *watcher) message(ctx context.Context, data []byte) error {
 			w.tx.count++
 		}
 	case *pglogrepl.LogicalDecodingMessage:
-		if m.Prefix == ddlPrefix {
+		switch m.Prefix {
+		case ddlPrefix:
 			w.tx.ddl = true
 			w.tx.count++
+		case probePrefix:
+			if t, err := strconv.ParseInt(string(m.Content), 10, 64); err == nil {
+				w.tx.probe = max(w.tx.probe, t)
+			}
 		}
 	case *pglogrepl.CommitMessage:
 		return w.commit(ctx, m.TransactionEndLSN)
@@ -293,9 +316,16 @@ func (w *watcher) commit(ctx context.Context, end pglogrepl.LSN) error {
 			changes, global, token = append(changes, keys.Change{Rel: keys.SchemaKey, Wide: true}), true, ""
 			w.target.SchemaChanged()
 		}
-		if err := w.target.Invalidate(ctx, changes, global, token); err != nil && !errors.Is(err, cdriver.ErrKept) {
+		switch err := w.target.Invalidate(ctx, changes, global, token); {
+		case err == nil:
+			w.target.Handled(ctx, w.tx.committed)
+		case !errors.Is(err, cdriver.ErrKept):
 			return err
 		}
+	}
+	if w.tx.probe > 0 && w.target.Delivered() {
+		// Everything committed before the probe was sent is invalidated.
+		w.target.Heartbeat(ctx, w.tx.probe)
 	}
 	w.handled = end
 	w.tx.reset()

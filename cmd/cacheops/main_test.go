@@ -196,12 +196,29 @@ func TestWatchCommand(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// stats shows the watcher's lag (the age of its heartbeat).
+	for {
+		out, code := cli(t, "stats")
+		if code != 0 {
+			t.Fatalf("stats: exit %d: %s", code, out)
+		}
+		if strings.Contains(out, "watcher of ") && strings.Contains(out, ": lag ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no watcher lag in stats:\n%s", out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	stop()
 	if code := <-done; code != 0 {
 		t.Fatalf("watch exited %d", code)
 	}
 	if out, code := cli(t, "watch", "--uninstall"); code != 0 || !strings.Contains(out, "dropped slot cacheops") {
 		t.Fatalf("exit %d: %s", code, out)
+	}
+	if out, _ := cli(t, "stats"); strings.Contains(out, "watcher of ") {
+		t.Fatalf("the heartbeat outlived the uninstall:\n%s", out)
 	}
 	var slots int
 	direct.QueryRow("SELECT count(*) FROM pg_replication_slots").Scan(&slots)

@@ -7,10 +7,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cacheops/cacheops"
+	"github.com/cacheops/cacheops/lua"
 )
 
 // Kinds of cacheops keys, told apart by their shape after the hash tag:
@@ -24,6 +26,7 @@ const (
 	kindScheme  = "scheme stamps"
 	kindSchemes = "schemes sets"
 	kindDB      = "database stamps"
+	kindWatch   = "watch heartbeats"
 	kindOther   = "other"
 )
 
@@ -38,6 +41,8 @@ func keyKind(key string) string {
 		return kindLock
 	case strings.HasPrefix(rest, "e:"):
 		return kindEntry
+	case strings.HasPrefix(rest, "w:"):
+		return kindWatch
 	case !strings.HasPrefix(rest, "s:"):
 		return kindOther
 	case strings.HasSuffix(rest, ":schemes"):
@@ -66,6 +71,7 @@ type kindStats struct {
 func stats(ctx context.Context, w io.Writer, c *cacheops.Cache) error {
 	var mu sync.Mutex
 	byKind := map[string]*kindStats{}
+	var heartbeats []string
 	scan := func(ctx context.Context, node redis.Cmdable) error {
 		iter := node.Scan(ctx, 0, escapeGlob(c.Prefix())+"*", 1000).Iterator()
 		for iter.Next(ctx) {
@@ -78,6 +84,9 @@ func stats(ctx context.Context, w io.Writer, c *cacheops.Cache) error {
 				byKind[kind] = ks
 			}
 			ks.count++
+			if kind == kindWatch {
+				heartbeats = append(heartbeats, key)
+			}
 			sample := ks.sampled < sampleSize
 			if sample {
 				ks.sampled++
@@ -127,6 +136,26 @@ func stats(ctx context.Context, w io.Writer, c *cacheops.Cache) error {
 		fmt.Fprintf(w, "%-16s %10d %12s%s\n", k, ks.count, humanBytes(est), mark)
 	}
 	fmt.Fprintf(w, "%-16s %10d %12s\n", "total", total, humanBytes(bytes))
+	return watchLags(ctx, w, c, heartbeats)
+}
+
+// watchLags prints the lag of each database's watcher: how old its last
+// heartbeat is, by the clock of the Redis that holds it.
+func watchLags(ctx context.Context, w io.Writer, c *cacheops.Cache, heartbeats []string) error {
+	sort.Strings(heartbeats)
+	store := lua.NewStore(c.Redis())
+	for _, key := range heartbeats {
+		beat, ok, now, err := store.Heartbeat(ctx, key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // uninstalled since the scan
+		}
+		db := key[strings.LastIndex(key, "}w:")+3:]
+		lag := time.Duration(now-beat) * time.Microsecond
+		fmt.Fprintf(w, "watcher of %s: lag %v\n", db, lag.Round(time.Millisecond))
+	}
 	return nil
 }
 

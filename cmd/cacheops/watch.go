@@ -23,7 +23,7 @@ func watchCmd(ctx context.Context, w, stderr io.Writer, db *sql.DB, dsn string, 
 	}
 	opts := cacheops.WatchOptions{Slot: *slot, Publication: *pub}
 	if *uninstall {
-		if err := cacheops.UnwatchDatabase(ctx, dsn, opts); err != nil {
+		if err := cacheops.UnwatchDatabase(ctx, db, dsn, opts); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "dropped slot %s and publication %s\n", *slot, *pub)

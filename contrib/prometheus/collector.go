@@ -15,9 +15,10 @@ type Collector struct {
 	caches atomic.Pointer[[]*cacheops.Cache]
 
 	hits, misses, stores, guardDrops, invalidations, redisErrors, skipped *prometheus.Desc
-	breakerOpen, undelivered                                              *prometheus.Desc
+	breakerOpen, undelivered, watchLag, watchBehind                       *prometheus.Desc
 
 	lookup, store, invalidation *prometheus.HistogramVec
+	watchDelivery               prometheus.Histogram
 }
 
 // NewCollector returns a Collector; pass its Hooks to cacheops.Options and
@@ -37,6 +38,12 @@ func NewCollector() *Collector {
 		skipped:       desc("skipped_total", "Cacheable reads kept from the cache by a control (NoCache, a hint, a table rule)."),
 		breakerOpen:   desc("breaker_open", "1 while Redis is failing and calls are not being made."),
 		undelivered:   desc("undelivered_stamps", "Invalidations kept until Redis takes them; no hits meanwhile."),
+		watchLag:      desc("watch_lag_seconds", "Age of the heartbeat of the most lagging watcher of a database read (0: none watched)."),
+		watchBehind:   desc("watch_behind_total", "Reads that took no hit because their database's watcher was behind by more than WatchMaxLag."),
+		watchDelivery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cacheops_watch_delivery_seconds", Help: "From the commit of a write made outside cacheops to its invalidation, for the transactions this process's watcher decoded.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
 		lookup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "cacheops_lookup_seconds", Help: "Time of a read's Redis lookup, by result.", Buckets: buckets,
 		}, []string{"result"}),
@@ -81,17 +88,19 @@ func (c *Collector) Hooks() cacheops.Hooks {
 			}
 			c.invalidation.WithLabelValues(result).Observe(e.Duration.Seconds())
 		},
+		Watch: func(_ context.Context, e cacheops.Event) { c.watchDelivery.Observe(e.Duration.Seconds()) },
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stores, c.guardDrops, c.invalidations, c.redisErrors, c.skipped, c.breakerOpen, c.undelivered} {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stores, c.guardDrops, c.invalidations, c.redisErrors, c.skipped, c.breakerOpen, c.undelivered, c.watchLag, c.watchBehind} {
 		ch <- d
 	}
 	c.lookup.Describe(ch)
 	c.store.Describe(ch)
 	c.invalidation.Describe(ch)
+	c.watchDelivery.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -108,6 +117,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		sum.RedisErrors += s.RedisErrors
 		sum.Skipped += s.Skipped
 		sum.UndeliveredStamps += s.UndeliveredStamps
+		sum.WatchBehind += s.WatchBehind
+		sum.WatchLag = max(sum.WatchLag, s.WatchLag)
 		if s.BreakerOpen {
 			open = 1
 		}
@@ -124,7 +135,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.skipped, sum.Skipped)
 	ch <- prometheus.MustNewConstMetric(c.breakerOpen, prometheus.GaugeValue, open)
 	ch <- prometheus.MustNewConstMetric(c.undelivered, prometheus.GaugeValue, float64(sum.UndeliveredStamps))
+	counter(c.watchBehind, sum.WatchBehind)
+	ch <- prometheus.MustNewConstMetric(c.watchLag, prometheus.GaugeValue, sum.WatchLag.Seconds())
 	c.lookup.Collect(ch)
 	c.store.Collect(ch)
 	c.invalidation.Collect(ch)
+	c.watchDelivery.Collect(ch)
 }

@@ -81,6 +81,9 @@ func TestCollectorExportsWhatTheCacheDid(t *testing.T) {
 		{"cacheops_redis_errors_total", nil, 0},
 		{"cacheops_breaker_open", nil, 0},
 		{"cacheops_undelivered_stamps", nil, 0},
+		{"cacheops_watch_lag_seconds", nil, 0}, // no watcher: the watcher's lag is tested in the root package
+		{"cacheops_watch_behind_total", nil, 0},
+		{"cacheops_watch_delivery_seconds", nil, 0},
 		{"cacheops_lookup_seconds", []string{"result", "hit"}, 1},
 		{"cacheops_lookup_seconds", []string{"result", "miss"}, 1},
 		{"cacheops_store_seconds", []string{"result", "stored"}, 1},

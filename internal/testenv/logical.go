@@ -16,6 +16,15 @@ import (
 // returns its DSN; it is stopped and removed when the test ends.
 func LogicalPostgres(t testing.TB) string {
 	t.Helper()
+	dsn, _ := LogicalPostgresRestartable(t)
+	return dsn
+}
+
+// LogicalPostgresRestartable is LogicalPostgres with a function that
+// restarts the server (fast shutdown: connections are cut, as in a crash
+// of the server process they talk to).
+func LogicalPostgresRestartable(t testing.TB) (dsn string, restart func()) {
+	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(bins) == 0 {
 		t.Fatal("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin): make services installs them")
@@ -55,5 +64,11 @@ func LogicalPostgres(t testing.TB) string {
 		asPostgres("pg_ctl", "-D", data, "-m", "immediate", "stop").Run()
 		os.RemoveAll(dir)
 	})
-	return fmt.Sprintf("postgres://root@127.0.0.1:%d/postgres?sslmode=disable", port)
+	restart = func() {
+		t.Helper()
+		if out, err := asPostgres("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-m", "fast", "-w", "restart").CombinedOutput(); err != nil {
+			t.Fatalf("pg_ctl restart: %v\n%s", err, out)
+		}
+	}
+	return fmt.Sprintf("postgres://root@127.0.0.1:%d/postgres?sslmode=disable", port), restart
 }
