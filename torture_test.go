@@ -168,7 +168,7 @@ func runTorture(t *testing.T, url string, disrupt func(*testing.T), disrupted fu
 	}
 
 	log := &tortureLog{}
-	cache := tortureWorkload(t, url, prefix, e.schema, dur, 2*tortureBulkRows, log, func(ctx context.Context) {
+	cache := tortureWorkload(t, url, prefix, withSearchPath(testDSN(), e.schema), dur, 2*tortureBulkRows, log, func(ctx context.Context) {
 		go deleteKeys(ctx, url, prefix)
 		go func() { // disrupt Redis once, mid-run
 			select {
@@ -182,7 +182,7 @@ func runTorture(t *testing.T, url string, disrupt func(*testing.T), disrupted fu
 		t.Fatalf("second process: %v", err)
 	}
 	events := append(log.events, readLog(t, logPath)...)
-	violations, reads := checkHistory(events)
+	violations, reads := checkHistory(events, 0)
 	for i, v := range violations {
 		if i < 10 {
 			t.Error(v)
@@ -236,9 +236,9 @@ func TestTortureCheckerCatchesMissingInvalidation(t *testing.T) {
 	e := newEnv(t)
 	e.outOfBand(tortureSchema)
 	log := &tortureLog{}
-	tortureWorkload(t, testRedisURL(), fmt.Sprintf("torture-off:%d:", time.Now().UnixNano()), e.schema, 3*time.Second, 0, log,
+	tortureWorkload(t, testRedisURL(), fmt.Sprintf("torture-off:%d:", time.Now().UnixNano()), withSearchPath(testDSN(), e.schema), 3*time.Second, 0, log,
 		func(context.Context) {}, func(c *cacheops.Cache) { cacheops.DisableInvalidationForTesting(c, true) })
-	if violations, reads := checkHistory(log.events); len(violations) == 0 {
+	if violations, reads := checkHistory(log.events, 0); len(violations) == 0 {
 		t.Fatalf("no violation found in %d reads with invalidation off: the checker proves nothing", reads)
 	}
 }
@@ -253,7 +253,7 @@ func TestTortureHelper(t *testing.T) {
 	maxCaptured, _ := strconv.Atoi(os.Getenv("CACHEOPS_TORTURE_MAX_CAPTURED"))
 	log := &tortureLog{}
 	cache := tortureWorkload(t, os.Getenv("CACHEOPS_TORTURE_REDIS"), os.Getenv("CACHEOPS_TORTURE_PREFIX"),
-		os.Getenv("CACHEOPS_TORTURE_SCHEMA"), dur, maxCaptured, log, func(context.Context) {})
+		withSearchPath(testDSN(), os.Getenv("CACHEOPS_TORTURE_SCHEMA")), dur, maxCaptured, log, func(context.Context) {})
 	stats, _ := json.Marshal(cache.Stats())
 	if err := os.WriteFile(os.Getenv("CACHEOPS_TORTURE_LOG")+".stats", stats, 0o600); err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ var tortureQueries = []tortureQuery{
 
 // tortureWorkload runs readers and writers against the table until dur has
 // passed, logging every read and committed write.
-func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Duration, maxCaptured int, log *tortureLog,
+func tortureWorkload(t *testing.T, redisURL, prefix, dsn string, dur time.Duration, maxCaptured int, log *tortureLog,
 	extra func(context.Context), tweak ...func(*cacheops.Cache)) *cacheops.Cache {
 	rdb := testRedisClient(redisURL, true) // let the outage show
 	t.Cleanup(func() { rdb.Close() })
@@ -313,18 +313,18 @@ func tortureWorkload(t *testing.T, redisURL, prefix, schema string, dur time.Dur
 	for _, f := range tweak {
 		f(cache)
 	}
-	db, err := cache.OpenDB(withSearchPath(testDSN(), schema))
+	db, err := cache.OpenDB(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(16)
-	direct, err := sql.Open("pgx", withSearchPath(testDSN(), schema))
+	direct, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { direct.Close() })
-	raw, err := pgxpool.New(context.Background(), withSearchPath(testDSN(), schema))
+	raw, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +645,7 @@ func lastPerID(rows []tRow) []tRow {
 }
 
 // checkHistory checks every read against every committed write.
-func checkHistory(events []tEvent) (violations []string, reads int) {
+func checkHistory(events []tEvent, outsideBound time.Duration) (violations []string, reads int) {
 	type write struct {
 		start, end int64
 		row        tRow
@@ -662,12 +662,21 @@ func checkHistory(events []tEvent) (violations []string, reads int) {
 	for id := range byID {
 		sort.Slice(byID[id], func(i, j int) bool { return byID[id][i].end < byID[id][j].end })
 	}
-	// before returns the state of id committed before t: the highest version
-	// whose write returned before t (versions only grow), and its group.
+	// promised is when a write is promised to readers: when it returned,
+	// or for a write made outside cacheops (its kind starts with "outside")
+	// outsideBound later (the watcher's bound).
+	promised := func(w write) int64 {
+		if strings.HasPrefix(w.kind, "outside") {
+			return w.end + int64(outsideBound)
+		}
+		return w.end
+	}
+	// before returns the state of id promised before t: the highest version
+	// whose write was promised before t (versions only grow), and its group.
 	before := func(id int, t int64) (ver, grp int, by string) {
 		grp = id % 4
 		for _, w := range byID[id] {
-			if w.end < t && w.row.Ver >= ver {
+			if promised(w) < t && w.row.Ver >= ver {
 				ver, grp, by = w.row.Ver, w.row.Grp, fmt.Sprintf("%s %s before", w.kind, time.Duration(t-w.end))
 			}
 		}
@@ -675,7 +684,7 @@ func checkHistory(events []tEvent) (violations []string, reads int) {
 	}
 	overlaps := func(id int, s, e int64) bool {
 		for _, w := range byID[id] {
-			if w.start < e && w.end > s {
+			if w.start < e && promised(w) > s {
 				return true
 			}
 		}

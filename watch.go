@@ -10,6 +10,9 @@ import (
 	"github.com/cacheops/cacheops/watch"
 )
 
+// DefaultWatchMaxLag is Options.WatchMaxLag's default.
+const DefaultWatchMaxLag = cdriver.DefaultWatchMaxLag
+
 // WatchOptions configure Watch.
 type WatchOptions = watch.Options
 
@@ -39,6 +42,9 @@ func Watch(ctx context.Context, db *sql.DB, replicationDSN string, opts WatchOpt
 		t, err := watchTarget(ctx, db)
 		if err == nil {
 			target = t
+			// The watcher's process may make no read that would reload the
+			// catalog after a schema change: the target does it.
+			target.Reload = func(ctx context.Context) { watchTarget(ctx, db) }
 			err = watch.Run(ctx, replicationDSN, target, opts)
 		}
 		if ctx.Err() != nil {

@@ -315,3 +315,28 @@ func TestWatchSeesOutsideSchemaChanges(t *testing.T) {
 	eventually(t, db, direct, 3*time.Second, q, 1)
 	eventually(t, other, direct, 3*time.Second, q, 1)
 }
+
+// A watcher running as a sidecar (its process reads nothing) reloads its
+// catalog itself after a schema change: the writes that follow are still
+// invalidated row by row, not as the whole database.
+func TestWatchSidecarStaysGranularAfterSchemaChange(t *testing.T) {
+	dsn, direct := logicalServer(t, `CREATE TABLE post (id int PRIMARY KEY, title text NOT NULL); INSERT INTO post VALUES (1, 'one'), (2, 'two')`)
+	prefix := testenv.Prefix(t, fmt.Sprintf("watchside_%d", time.Now().UnixNano()))
+	_, sidecar := testenv.Open(t, cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix}, dsn)
+	cache, db := testenv.Open(t, cacheops.Options{RedisURL: testRedisURL(), Prefix: prefix}, dsn)
+	watching(t, sidecar, direct, dsn)
+	mustExec(t, direct, "ALTER TABLE post ADD COLUMN body text")
+	caughtUp(t, direct)
+	q := "SELECT title FROM post WHERE id = $1"
+	for _, id := range []int{1, 2} {
+		rows(t, db, q, id)
+		hitsAgain(t, cache, db, 3*time.Second, q, id)
+	}
+	mustExec(t, direct, "UPDATE post SET title = 'after the migration' WHERE id = 1")
+	eventually(t, db, direct, 3*time.Second, q, 1)
+	hits := cache.Stats().Hits
+	rows(t, db, q, 2)
+	if cache.Stats().Hits != hits+1 {
+		t.Fatal("a row the write did not touch was invalidated: the watcher had no catalog")
+	}
+}

@@ -16,6 +16,11 @@ import (
 type WatchTarget struct {
 	cfg *Config
 	db  *database
+	// Reload reads the catalog again on a connection of the cache (a
+	// watcher's process may read nothing else: without it, the first
+	// schema change would leave it with no catalog, invalidating the whole
+	// database for every transaction).
+	Reload func(context.Context)
 }
 
 // WatchTarget returns the target for this connection's database.
@@ -32,9 +37,13 @@ func (c *Conn) WatchTarget(ctx context.Context) (*WatchTarget, error) {
 	return &WatchTarget{cfg: c.cfg, db: c.sess.db}, nil
 }
 
-// Catalog is the database's current catalog; nil when none is usable (the
-// watcher then invalidates the whole database).
-func (t *WatchTarget) Catalog() *catalog.Catalog {
+// Catalog is the database's current catalog, read again through Reload
+// after a schema change; nil when none is usable (the watcher then
+// invalidates the whole database).
+func (t *WatchTarget) Catalog(ctx context.Context) *catalog.Catalog {
+	if (t.db.stale.Load() || t.db.cat.Load() == nil) && t.Reload != nil {
+		t.Reload(ctx)
+	}
 	if t.db.stale.Load() {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -80,11 +81,13 @@ func Run(ctx context.Context, connString string, target *cdriver.WatchTarget, op
 	if err != nil {
 		return fmt.Errorf("cacheops: start replication on slot %s: %w", opts.Slot, err)
 	}
-	w := &watcher{target: target, types: pgtype.NewMap(), rels: map[uint32]*pglogrepl.RelationMessage{}}
+	w := &watcher{target: target, types: pgtype.NewMap(), rels: map[uint32]*pglogrepl.RelationMessage{},
+		queue: make(chan decided, queueLen), failed: make(chan error, 1)}
 	w.tx.reset()
-	pctx, stopProbes := context.WithCancel(ctx)
-	defer stopProbes()
+	pctx, stopHelpers := context.WithCancel(ctx)
+	defer stopHelpers()
 	go probe(pctx, cfg, target, opts.ProbeEvery)
+	go w.deliver(pctx)
 	if err := w.loop(ctx, conn, opts); err != nil {
 		return streaming{err}
 	}
@@ -173,9 +176,15 @@ type watcher struct {
 	types  *pgtype.Map
 	rels   map[uint32]*pglogrepl.RelationMessage
 	tx     txn
+	// queue takes decided transactions to the deliverer; failed reports
+	// why it stopped.
+	queue  chan decided
+	failed chan error
 	// handled is the end of the last transaction whose invalidation was
-	// delivered or kept; confirmed is what the server was told.
-	handled, confirmed pglogrepl.LSN
+	// delivered or kept (set by the deliverer); confirmed is what the
+	// server was told.
+	handled   atomic.Uint64
+	confirmed pglogrepl.LSN
 }
 
 func (w *watcher) loop(ctx context.Context, conn *pgconn.PgConn, opts Options) error {
@@ -284,7 +293,9 @@ func (w *watcher) rowChange(oid uint32, isUpdate bool, old *pglogrepl.TupleData,
 	w.tx.count++
 	if !ok {
 		w.tx.wide[oid] = true
-		return
+	}
+	if w.tx.wide[oid] {
+		return // the relation goes whole: no image to decode
 	}
 	switch {
 	case old != nil && oldType == 'O':
@@ -299,45 +310,40 @@ func (w *watcher) rowChange(oid uint32, isUpdate bool, old *pglogrepl.TupleData,
 	}
 }
 
-// commit delivers the transaction's invalidation. A kept one (Redis did not
-// take it) is sent by the cache's redeliverer; the position is confirmed
-// only once nothing is kept.
+// commit hands the transaction's invalidation to the deliverer, in commit
+// order. Its changes are computed here, with the catalog of the moment.
 func (w *watcher) commit(ctx context.Context, end pglogrepl.LSN) error {
-	if w.tx.count > 0 {
-		cat := w.target.Catalog()
-		changes, global := w.tx.changes(cat)
-		token := ""
+	d := decided{end: end, probe: w.tx.probe, committed: w.tx.committed, some: w.tx.count > 0}
+	if d.some {
+		cat := w.target.Catalog(ctx)
+		d.changes, d.global = w.tx.changes(cat)
 		if cat != nil {
-			token = cat.Token
+			d.token = cat.Token
 		}
 		if w.tx.ddl {
 			// A schema change: every process reloads its catalog, and the
 			// whole database goes (as DDL through cacheops does).
-			changes, global, token = append(changes, keys.Change{Rel: keys.SchemaKey, Wide: true}), true, ""
+			d.changes, d.global, d.token, d.ddl = append(d.changes, keys.Change{Rel: keys.SchemaKey, Wide: true}), true, "", true
 			w.target.SchemaChanged()
 		}
-		switch err := w.target.Invalidate(ctx, changes, global, token); {
-		case err == nil:
-			w.target.Handled(ctx, w.tx.committed)
-		case !errors.Is(err, cdriver.ErrKept):
-			return err
-		}
 	}
-	if w.tx.probe > 0 && w.target.Delivered() {
-		// Everything committed before the probe was sent is invalidated.
-		w.target.Heartbeat(ctx, w.tx.probe)
-	}
-	w.handled = end
 	w.tx.reset()
-	return nil
+	select {
+	case w.queue <- d:
+		return nil
+	case err := <-w.failed:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // status tells the server how far the changes are handled: the slot keeps
 // (and will send again) everything after the confirmed position.
 func (w *watcher) status(ctx context.Context, conn *pgconn.PgConn) error {
 	pos := w.confirmed
-	if w.handled > pos && w.target.Delivered() {
-		pos = w.handled
+	if handled := pglogrepl.LSN(w.handled.Load()); handled > pos && w.target.Delivered() {
+		pos = handled
 	}
 	if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: pos, WALFlushPosition: pos, WALApplyPosition: pos,

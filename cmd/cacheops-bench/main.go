@@ -24,7 +24,7 @@ import (
 	"github.com/cacheops/cacheops"
 )
 
-var scale *bool
+var scale, watchBench *bool
 
 // settle waits for the cache's stores in flight (a miss's store is sent
 // after its rows), so that the entries in Redis are all there.
@@ -49,10 +49,23 @@ func main() {
 	dur := flag.Duration("time", 2*time.Second, "measuring time per query")
 	scale = flag.Bool("scale", true, "measure invalidation cost with 1k, 10k and 100k cached entries")
 	rowsN := flag.Int("rows", 200000, "rows in the benchmark table")
+	watchBench = flag.Bool("watch", true, "measure the watcher (a PostgreSQL of its own with wal_level = logical)")
+	watchOnly := flag.Bool("watch-only", false, "only the watcher's tables")
 	startup := flag.Bool("startup", false, "only the parser row: process start to first query, parse time, binary size")
 	flag.Parse()
 	if *startup {
 		if err := benchStartup(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *watchOnly {
+		ropts, err := redis.ParseURL(env("CACHEOPS_BENCH_REDIS", "redis://127.0.0.1:6379/8"))
+		if err == nil {
+			err = benchWatch(context.Background(), ropts, *dur)
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -134,6 +147,11 @@ func run(dur time.Duration, n int) error {
 	}
 	if *scale {
 		if err := benchScale(ctx, db, rdb, prefix, dur); err != nil {
+			return err
+		}
+	}
+	if *watchBench {
+		if err := benchWatch(ctx, ropts, dur); err != nil {
 			return err
 		}
 	}
