@@ -284,6 +284,13 @@ func TestWatchHandoverAndUninstall(t *testing.T) {
 	if slots != 0 || pubs != 0 {
 		t.Fatalf("after uninstall: %d slots, %d publications", slots, pubs)
 	}
+	// A role without REPLICATION: a clear error at once.
+	role := fmt.Sprintf("watch_norepl_%d", time.Now().UnixNano())
+	mustExec(t, direct, fmt.Sprintf("CREATE ROLE %s LOGIN", role))
+	noRepl := strings.Replace(dsn, "root@", role+"@", 1)
+	if err := cacheops.Watch(context.Background(), dbs[0], noRepl, cacheops.WatchOptions{}); err == nil || !strings.Contains(err.Error(), "needs REPLICATION") {
+		t.Fatalf("a role without REPLICATION: %v", err)
+	}
 	// A server without wal_level = logical: a clear error at once.
 	if err := cacheops.Watch(context.Background(), dbs[0], testDSN(), cacheops.WatchOptions{Slot: "cacheops_never"}); err == nil || !strings.Contains(err.Error(), "wal_level") {
 		t.Fatalf("against the shared server (wal_level replica): %v", err)

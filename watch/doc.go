@@ -12,5 +12,12 @@
 // Delivery is at least once: the slot's confirmed position moves past a
 // transaction only once its invalidation has reached Redis, so a watcher
 // restarted, a Redis outage or a PostgreSQL restart loses nothing (the
-// changes are decoded again).
+// changes are decoded again). Decoding and delivery run apart: what queues
+// up while one delivery runs goes in the next, merged.
+//
+// The lag is measured, not estimated: a probe commits a logical message
+// carrying the time of the Redis that holds the heartbeat; when the watcher
+// reaches it with everything before it delivered, every change committed
+// before that time is invalidated, and the time becomes the heartbeat that
+// readers compare with their WatchMaxLag (on the same Redis clock).
 package watch

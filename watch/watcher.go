@@ -68,6 +68,10 @@ func Run(ctx context.Context, connString string, target *cdriver.WatchTarget, op
 	cfg := &pcfg.Config
 	cfg.RuntimeParams["replication"] = "database"
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42501" { // insufficient_privilege
+		return fmt.Errorf("cacheops: the watcher's role needs REPLICATION (ALTER ROLE … REPLICATION): %w", err)
+	}
 	if err != nil {
 		return err
 	}

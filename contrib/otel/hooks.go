@@ -85,5 +85,13 @@ func Hooks(opts ...Option) cacheops.Hooks {
 			invalidate(ctx, e)
 		},
 		RedisError: record("redis", "error"),
+		// A watcher's delivery: from a transaction's commit to its
+		// invalidation (the lag). A metric only: the commit happened in
+		// another program, so there is no caller's span to place it under.
+		Watch: func(ctx context.Context, e cacheops.Event) {
+			set := metric.WithAttributes(attribute.String("cacheops.operation", "watch"), attribute.String("cacheops.result", "delivered"))
+			ops.Add(ctx, 1, set)
+			dur.Record(ctx, e.Duration.Seconds(), set)
+		},
 	}
 }
