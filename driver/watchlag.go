@@ -16,6 +16,9 @@ const DefaultWatchMaxLag = time.Second
 // the changes it may not have invalidated yet are older than WatchMaxLag.
 type watchLag struct {
 	polling atomic.Bool
+	// known: a poll has answered. Until then no hit is taken: the database
+	// may have a watcher that is behind.
+	known atomic.Bool
 	// watched: the database has a heartbeat (a watcher runs, or ran and
 	// stopped without being uninstalled).
 	watched atomic.Bool
@@ -33,19 +36,23 @@ func monotonic() int64 { return int64(time.Since(processStart)) }
 // heartbeatKey names the heartbeat of a database's watcher.
 func (l *layout) heartbeatKey() string { return l.tags[0] + "w:" + l.id }
 
-// watchBehind reports whether db's watcher is known to be behind by more
-// than WatchMaxLag, so that a hit could miss an outside write. The first
-// call polls once before answering; a poller then keeps it current.
+// watchBehind reports whether db's watcher may be behind by more than
+// WatchMaxLag, so that a hit could miss an outside write. The first call
+// polls once before answering (unless Redis is known to be down: no read
+// waits a timeout for it); a poller then keeps the answer current. Until a
+// poll has answered, the watcher may be behind.
 func (c *Config) watchBehind(ctx context.Context, db *database) bool {
 	if c.WatchMaxLag < 0 || c.Store == nil {
 		return false
 	}
 	w := &db.watch
 	if !w.polling.Load() && w.polling.CompareAndSwap(false, true) {
-		c.pollHeartbeat(ctx, db)
+		if !c.breaker.isOpen() {
+			c.pollHeartbeat(ctx, db)
+		}
 		go c.heartbeatPoller(db)
 	}
-	if !w.watched.Load() || monotonic() <= w.hitsUntil.Load() {
+	if w.known.Load() && (!w.watched.Load() || monotonic() <= w.hitsUntil.Load()) {
 		return false
 	}
 	c.stats.WatchBehind.Add(1)
@@ -53,10 +60,11 @@ func (c *Config) watchBehind(ctx context.Context, db *database) bool {
 }
 
 // pollEvery is how often readers read the heartbeat of a watched database
-// (a quarter of the bound: a lag is noticed well before it matters) and of
-// one not watched (a watcher started later is noticed).
-func (c *Config) pollEvery(watched bool) time.Duration {
-	if !watched {
+// (a quarter of the bound, at most 250 ms: a lag is noticed well before it
+// matters) or of one whose heartbeat is still unknown, and of one not
+// watched (a watcher started later is noticed within a second).
+func (c *Config) pollEvery(w *watchLag) time.Duration {
+	if w.known.Load() && !w.watched.Load() {
 		return time.Second
 	}
 	return min(max(c.WatchMaxLag/4, 10*time.Millisecond), 250*time.Millisecond)
@@ -64,7 +72,7 @@ func (c *Config) pollEvery(watched bool) time.Duration {
 
 func (c *Config) heartbeatPoller(db *database) {
 	for !c.closed.Load() {
-		time.Sleep(c.pollEvery(db.watch.watched.Load()))
+		time.Sleep(c.pollEvery(&db.watch))
 		c.pollHeartbeat(context.Background(), db)
 	}
 }
@@ -83,6 +91,7 @@ func (c *Config) pollHeartbeat(ctx context.Context, db *database) {
 	if err != nil {
 		return
 	}
+	defer w.known.Store(true) // after the answer is stored
 	if !ok {
 		w.watched.Store(false)
 		w.lag.Store(0)
