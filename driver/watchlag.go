@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -15,9 +16,11 @@ const DefaultWatchMaxLag = time.Second
 // readers poll the heartbeat the watcher publishes, and take no hit once
 // the changes it may not have invalidated yet are older than WatchMaxLag.
 type watchLag struct {
-	polling atomic.Bool
-	// known: a poll has answered. Until then no hit is taken: the database
-	// may have a watcher that is behind.
+	// first: the first poll, which every first reader waits for, and the
+	// poller's start.
+	first sync.Once
+	// known: a poll has answered (until then the poller polls as often as
+	// for a watched database).
 	known atomic.Bool
 	// watched: the database has a heartbeat (a watcher runs, or ran and
 	// stopped without being uninstalled).
@@ -36,23 +39,22 @@ func monotonic() int64 { return int64(time.Since(processStart)) }
 // heartbeatKey names the heartbeat of a database's watcher.
 func (l *layout) heartbeatKey() string { return l.tags[0] + "w:" + l.id }
 
-// watchBehind reports whether db's watcher may be behind by more than
-// WatchMaxLag, so that a hit could miss an outside write. The first call
-// polls once before answering (unless Redis is known to be down: no read
-// waits a timeout for it); a poller then keeps the answer current. Until a
-// poll has answered, the watcher may be behind.
+// watchBehind reports whether db's watcher is known to be behind by more
+// than WatchMaxLag, so that a hit could miss an outside write. The first
+// readers wait for one poll (unless Redis is known to be down: no read
+// waits a timeout for it); a poller then keeps the answer current.
 func (c *Config) watchBehind(ctx context.Context, db *database) bool {
 	if c.WatchMaxLag < 0 || c.Store == nil {
 		return false
 	}
 	w := &db.watch
-	if !w.polling.Load() && w.polling.CompareAndSwap(false, true) {
+	w.first.Do(func() {
 		if !c.breaker.isOpen() {
 			c.pollHeartbeat(ctx, db)
 		}
 		go c.heartbeatPoller(db)
-	}
-	if w.known.Load() && (!w.watched.Load() || monotonic() <= w.hitsUntil.Load()) {
+	})
+	if !w.watched.Load() || monotonic() <= w.hitsUntil.Load() {
 		return false
 	}
 	c.stats.WatchBehind.Add(1)
