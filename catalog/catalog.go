@@ -59,6 +59,10 @@ type Relation struct {
 	// constraints (of the table or of its columns' domains) call: inserting
 	// or updating a row runs them, and they may write anything.
 	WriteFuncs []string
+	// CastFuncs are the user's non-immutable functions behind casts to or
+	// from a type its columns hold: a read comparing such a column may run
+	// one without the SQL naming it.
+	CastFuncs []Func
 
 	key string
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -67,25 +69,58 @@ WHERE a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum`
 	funcsSQL = `SELECT n.nspname::text, p.proname::text, p.provolatile::text
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace`
+	// User operators, and user casts as "::" + the target type's name (no
+	// operator name can hold a colon): x::t runs the cast's function.
 	operatorsSQL = `SELECT n.nspname::text, o.oprname::text, p.provolatile::text
 FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace JOIN pg_proc p ON p.oid = o.oprcode
-WHERE n.nspname <> 'pg_catalog'`
-	// The user's volatile functions that a row's defaults and constraints
-	// (its table's, or its columns' domains') call.
+WHERE n.nspname <> 'pg_catalog'
+UNION ALL
+SELECT tn.nspname::text, '::' || t.typname::text, p.provolatile::text
+FROM pg_cast k JOIN pg_proc p ON p.oid = k.castfunc JOIN pg_namespace pn ON pn.oid = p.pronamespace
+JOIN pg_type t ON t.oid = k.casttarget JOIN pg_namespace tn ON tn.oid = t.typnamespace
+WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema')`
+	// The user's volatile functions that writing a row runs without the
+	// SQL naming them: its table's defaults and constraints.
 	writeFuncsSQL = `WITH f AS (
-  SELECT p.oid, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE p.provolatile = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema'))
-SELECT ad.adrelid::int8, f.proname::text FROM pg_attrdef ad
+  SELECT p.oid, p.proname::text || ':' || p.provolatile::text AS name, p.provolatile FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))
+SELECT ad.adrelid::int8, f.name, false FROM pg_attrdef ad
   JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_proc'::regclass
-  JOIN f ON f.oid = d.refobjid
+  JOIN f ON f.oid = d.refobjid AND f.provolatile = 'v'
 UNION
-SELECT c.conrelid::int8, f.proname::text FROM pg_constraint c
+SELECT c.conrelid::int8, f.name, false FROM pg_constraint c
   JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_proc'::regclass
-  JOIN f ON f.oid = d.refobjid WHERE c.conrelid <> 0
+  JOIN f ON f.oid = d.refobjid AND f.provolatile = 'v' WHERE c.conrelid <> 0`
+	// Types whose values run the user's functions: a domain's volatile
+	// default and constraints, and the user's own types at either end of a
+	// non-immutable cast (an assignment cast runs on INSERT and UPDATE, an
+	// implicit one in a comparison; a builtin type at the other end is
+	// caught by the cast's name, see operatorsSQL, or by the user's type's
+	// relation). The last column says whether a cast runs it.
+	typeFuncsSQL = `WITH f AS (
+  SELECT p.oid, p.proname::text || ':' || p.provolatile::text AS name, p.provolatile FROM pg_proc p
+  JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))
+SELECT d.objid::int8, f.name, false FROM pg_depend d JOIN f ON f.oid = d.refobjid AND f.provolatile = 'v'
+WHERE d.classid = 'pg_type'::regclass AND d.refclassid = 'pg_proc'::regclass
 UNION
-SELECT a.attrelid::int8, f.proname::text FROM pg_attribute a JOIN pg_constraint c ON c.contypid = a.atttypid
+SELECT c.contypid::int8, f.name, false FROM pg_constraint c
   JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_proc'::regclass
-  JOIN f ON f.oid = d.refobjid WHERE a.attnum > 0 AND NOT a.attisdropped`
+  JOIN f ON f.oid = d.refobjid AND f.provolatile = 'v' WHERE c.contypid <> 0
+UNION
+SELECT t.typ::int8, f.name, true FROM pg_cast k JOIN f ON f.oid = k.castfunc AND f.provolatile <> 'i'
+  CROSS JOIN LATERAL (VALUES (k.castsource), (k.casttarget)) t(typ)
+  JOIN pg_type ty ON ty.oid = t.typ JOIN pg_namespace tn ON tn.oid = ty.typnamespace AND tn.nspname <> 'pg_catalog'`
+	// containingTypesSQL: the types that hold a value of one of %s (oids):
+	// domains over it, arrays of it, composites with an attribute of it.
+	containingTypesSQL = `SELECT t.oid::int8, x.typ::int8 FROM pg_type t JOIN unnest('{%s}'::oid[]) x(typ)
+  ON t.typbasetype = x.typ OR t.typelem = x.typ
+UNION
+SELECT t.oid::int8, a.atttypid::int8 FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid AND t.typtype = 'c'
+WHERE a.atttypid = ANY('{%[1]s}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped`
+	// columnsOfTypesSQL: the relations' columns of one of %s (oids).
+	columnsOfTypesSQL = `SELECT a.attrelid::int8, a.atttypid::int8 FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+WHERE a.atttypid = ANY('{%s}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped`
 )
 
 // Load reads a catalog through q.
@@ -191,9 +226,12 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	}
 	if err := link(writeFuncsSQL, func(row []driver.Value) {
 		if r := byOID[oid(row[0])]; r != nil {
-			r.WriteFuncs = append(r.WriteFuncs, str(row[1]))
+			r.addFunc(str(row[1]), false)
 		}
 	}); err != nil {
+		return nil, err
+	}
+	if err := loadTypeFuncs(run, byOID); err != nil {
 		return nil, err
 	}
 	funcs := map[string]map[string]byte{}
@@ -237,4 +275,97 @@ func str(v driver.Value) string {
 		return string(s)
 	}
 	return "?"
+}
+
+// typeFunc is a function that a value of some type runs.
+type typeFunc struct {
+	name string // name:volatility
+	cast bool
+}
+
+// loadTypeFuncs gives each relation the functions its columns' types run,
+// through domains, arrays and composites nested to any depth. Most
+// databases have no such type, and then this is one query.
+func loadTypeFuncs(run func(string) ([][]driver.Value, error), byOID map[uint32]*Relation) error {
+	rows, err := run(typeFuncsSQL)
+	if err != nil {
+		return err
+	}
+	funcs := map[uint32][]typeFunc{}
+	for _, row := range rows {
+		t := oid(row[0])
+		funcs[t] = append(funcs[t], typeFunc{str(row[1]), row[2] == true})
+	}
+	for frontier := keysOf(funcs); len(frontier) > 0; {
+		rows, err := run(fmt.Sprintf(containingTypesSQL, oidList(frontier)))
+		if err != nil {
+			return err
+		}
+		next := map[uint32]bool{}
+		for _, row := range rows {
+			outer, inner := oid(row[0]), oid(row[1])
+			before, known := funcs[outer]
+			if funcs[outer] = appendNew(before, funcs[inner]); !known || len(funcs[outer]) > len(before) {
+				next[outer] = true // its own containers hold these values too
+			}
+		}
+		frontier = nil
+		for t := range next {
+			frontier = append(frontier, t)
+		}
+	}
+	if len(funcs) == 0 {
+		return nil
+	}
+	rows, err = run(fmt.Sprintf(columnsOfTypesSQL, oidList(keysOf(funcs))))
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		r := byOID[oid(row[0])]
+		if r == nil {
+			continue
+		}
+		for _, f := range funcs[oid(row[1])] {
+			r.addFunc(f.name, f.cast)
+		}
+	}
+	return nil
+}
+
+// addFunc records a function that writing (and, for a cast, reading) the
+// relation's rows may run; name is name:volatility.
+func (r *Relation) addFunc(name string, cast bool) {
+	n, vol, _ := strings.Cut(name, ":")
+	if cast {
+		r.CastFuncs = append(r.CastFuncs, Func{Name: n, Volatility: vol[0]})
+	}
+	if vol == string(Volatile) {
+		r.WriteFuncs = append(r.WriteFuncs, n)
+	}
+}
+
+func keysOf(m map[uint32][]typeFunc) []uint32 {
+	out := make([]uint32, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func oidList(oids []uint32) string {
+	parts := make([]string, len(oids))
+	for i, o := range oids {
+		parts[i] = strconv.FormatUint(uint64(o), 10)
+	}
+	return strings.Join(parts, ",")
+}
+
+func appendNew(to, from []typeFunc) []typeFunc {
+	for _, f := range from {
+		if !slices.Contains(to, f) {
+			to = append(to, f)
+		}
+	}
+	return to
 }

@@ -85,7 +85,11 @@ CREATE FUNCTION f_immutable(int) RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT $
 CREATE FUNCTION f_writes() RETURNS int VOLATILE LANGUAGE sql AS 'SELECT 1';
 CREATE TABLE defaults (id int DEFAULT f_writes(), at timestamptz DEFAULT now());
 CREATE FUNCTION f_stable(int, int) RETURNS bool STABLE LANGUAGE sql AS 'SELECT $1 = $2';
-CREATE OPERATOR catalog_test.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = f_stable);`)
+CREATE OPERATOR catalog_test.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = f_stable);
+CREATE DOMAIN d_writes AS int DEFAULT f_writes(); CREATE DOMAIN d_outer AS d_writes;
+CREATE TYPE boxed AS (v d_outer); CREATE TABLE nested (a d_outer[], b boxed, c int);
+CREATE TYPE tag AS (t text); CREATE FUNCTION to_tag(int) RETURNS tag STABLE LANGUAGE sql AS 'SELECT ROW($1::text)::tag';
+CREATE CAST (int AS tag) WITH FUNCTION to_tag(int); CREATE TABLE tagged (t tag[]);`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,6 +154,18 @@ CREATE OPERATOR catalog_test.=== (LEFTARG = int, RIGHTARG = int, FUNCTION = f_st
 	}
 	if w := rel("defaults").WriteFuncs; len(w) != 1 || w[0] != "f_writes" {
 		t.Errorf("functions run by defaults: %v", w)
+	}
+	if w := rel("nested").WriteFuncs; len(w) != 2 || w[0] != "f_writes" || w[1] != "f_writes" {
+		t.Errorf("functions run by nested domains (array and composite): %v", w)
+	}
+	if c := rel("tagged").CastFuncs; len(c) != 1 || c[0] != (Func{Name: "to_tag", Volatility: Stable}) || len(rel("tagged").WriteFuncs) != 0 {
+		t.Errorf("casts of a column's type: %v", c)
+	}
+	if len(rel("kinds").CastFuncs)+len(rel("kinds").WriteFuncs) != 0 {
+		t.Error("a table of builtin types and plain domains runs nothing")
+	}
+	if vol, ok := cat.OperatorVolatility("catalog_test", "::tag"); !ok || vol != Stable {
+		t.Error("a user cast is not checked like an operator")
 	}
 	if vol, ok := cat.OperatorVolatility("catalog_test", "==="); !ok || vol != Stable {
 		t.Error("user operator misread")

@@ -88,6 +88,14 @@ func (c *collector) visit(m proto.Message) {
 		if op, ok := funcRef(x.Name); ok {
 			c.st.Operators = appendFunc(c.st.Operators, op)
 		}
+	case *pg_query.TypeCast:
+		// x::t may run a user's cast function: checked like an operator.
+		if x.TypeName != nil {
+			if t, ok := funcRef(x.TypeName.Names); ok {
+				t.Name = "::" + t.Name
+				c.st.Operators = appendFunc(c.st.Operators, t)
+			}
+		}
 	case *pg_query.SQLValueFunction:
 		if x.Op <= pg_query.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP_N {
 			c.noCache("current date or time")

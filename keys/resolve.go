@@ -2,6 +2,7 @@ package keys
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/cacheops/cacheops/catalog"
 )
@@ -147,6 +148,10 @@ func (r *resolver) step(st *Statement) Step {
 		if v, found := r.operatorVolatility(op); found && v == catalog.Volatile {
 			out.Kind, out.Global, out.SessionChange = KindUnknown, true, true
 		}
+	}
+	if r.readsVolatileCast(st) {
+		// A value read may go through a cast whose function writes.
+		out.Kind, out.Global, out.SessionChange = KindUnknown, true, true
 	}
 	if out.Kind == KindDDL && st.OnlyNamed && r.allTemp(st.Writes) {
 		out.Global = false // only this session's temporary objects
@@ -325,6 +330,26 @@ func (r *resolver) isColumn(st *Statement, a ColRef) bool {
 	return false
 }
 
+// readsVolatileCast: a relation the statement names has a column whose
+// type has a user's volatile cast.
+func (r *resolver) readsVolatileCast(st *Statement) bool {
+	if r.cat == nil {
+		return false
+	}
+	for _, ref := range append(append([]RelRef(nil), st.Reads...), st.Writes...) {
+		rel, _ := r.relation(ref)
+		if rel == nil {
+			continue
+		}
+		for _, f := range rel.CastFuncs {
+			if f.Volatility == catalog.Volatile {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // operatorVolatility returns the worst volatility of the user-defined
 // operators op may mean.
 func (r *resolver) operatorVolatility(op FuncRef) (byte, bool) {
@@ -401,6 +426,9 @@ func (r *resolver) read(st *Statement) {
 		// A user's operator runs a function the SQL does not name.
 		if v, found := r.operatorVolatility(op); found && v != catalog.Immutable {
 			p.Reason = "operator " + op.Name
+			if strings.HasPrefix(op.Name, "::") {
+				p.Reason = "cast " + op.Name
+			}
 			return
 		}
 	}
@@ -449,6 +477,8 @@ func uncacheableRelation(rel *catalog.Relation) string {
 		return "foreign table"
 	case rel.Kind == 'S':
 		return "sequence"
+	case len(rel.CastFuncs) > 0:
+		return "cast " + rel.CastFuncs[0].Name + " on a column type"
 	}
 	return ""
 }
