@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -83,7 +84,10 @@ func newEnv(t testing.TB, opts ...func(*cacheops.Options)) *env {
 	t.Helper()
 	schema := "t_" + nonIdent.ReplaceAllString(strings.ToLower(t.Name()), "_")
 	if len(schema) > 60 {
-		schema = schema[:60]
+		// Long names that share 60 characters must not share a schema.
+		h := fnv.New32a()
+		h.Write([]byte(schema))
+		schema = fmt.Sprintf("%s_%08x", schema[:51], h.Sum32())
 	}
 	ctx := context.Background()
 	admin, err := sql.Open("pgx", testDSN())
