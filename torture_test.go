@@ -46,8 +46,9 @@ const tortureRows = 24
 const tortureBulkRows = 4000
 
 // tortureSchema: the hot table (a note column marks writes whose outcome the
-// client does not learn), the bulk table, and a procedure that commits and
-// then fails.
+// client does not learn), the bulk table, a procedure that commits and
+// then fails, and a table whose column's assignment cast updates the hot
+// table (a write the SQL does not show).
 var tortureSchema = fmt.Sprintf(`CREATE TABLE torture (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL, note text);
 INSERT INTO torture SELECT g, g %% 4, 0 FROM generate_series(1, %d) g;
 CREATE TABLE torture_bulk (id int PRIMARY KEY, grp int NOT NULL, version int NOT NULL, tag int UNIQUE NOT NULL);
@@ -59,7 +60,12 @@ BEGIN
   UPDATE torture SET version = version + 1 WHERE id = target RETURNING grp, version INTO g, v;
   COMMIT;
   RAISE EXCEPTION 'committed %% %% %%', target, g, v;
-END $$`, tortureRows, 1000+tortureBulkRows)
+END $$;
+CREATE TYPE torture_touch AS (id int, grp int, version int);
+CREATE FUNCTION torture_touch(target int) RETURNS torture_touch LANGUAGE sql VOLATILE AS
+  'UPDATE torture SET version = version + 1 WHERE id = target RETURNING id, grp, version';
+CREATE CAST (int AS torture_touch) WITH FUNCTION torture_touch(int) AS ASSIGNMENT;
+CREATE TABLE torture_side (t torture_touch)`, tortureRows, 1000+tortureBulkRows)
 
 // tortureAmbiguousDelay is the torture caches' AmbiguousDelay: a write whose
 // outcome its client did not learn is promised only after it.
@@ -207,7 +213,7 @@ func runTorture(t *testing.T, url string, disrupt func(*testing.T), disrupted fu
 	// The rare kinds of write are forced early; a cluster run, slower, may
 	// see one of them not commit (an abandoned write given up in time): the
 	// single-node run holds them.
-	for _, kind := range []string{"bulk", "CALL", "DO", "abandoned"} {
+	for _, kind := range []string{"bulk", "CALL", "DO", "abandoned", "cast"} {
 		if log.kinds[kind] == 0 && !strings.Contains(url, "addr=") {
 			t.Errorf("no %s write committed in this process: %v", kind, log.kinds)
 		}
@@ -470,8 +476,8 @@ func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog, step int) e
 	commit := func(rows []tRow) {
 		log.add(tEvent{Kind: "w", Query: kind, Start: start, End: time.Now().UnixNano(), Rows: rows})
 	}
-	autocommit := func(q string, args ...any) error {
-		rs, err := db.Query(q+bump, args...)
+	returning := func(q string, args ...any) error { // q returns id, grp, version
+		rs, err := db.Query(q, args...)
 		if err != nil {
 			return err
 		}
@@ -481,6 +487,7 @@ func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog, step int) e
 		}
 		return err
 	}
+	autocommit := func(q string, args ...any) error { return returning(q+bump, args...) }
 	n := r.IntN(200)
 	switch step {
 	case 0, 1, 2, 3:
@@ -496,7 +503,11 @@ func tortureWrite(db, direct *sql.DB, r *rand.Rand, log *tortureLog, step int) e
 	case n < 12: // a group update whose client gives up while reading its rows
 		return abandonedWrite(db, direct, r, log, step != 3 && r.IntN(2) == 0)
 	}
-	switch r.IntN(6) {
+	switch r.IntN(7) {
+	case 6: // an insert elsewhere whose assignment cast updates a row
+		kind = "cast"
+		log.count("cast")
+		return returning("INSERT INTO torture_side VALUES ($1::int) RETURNING (t).id, (t).grp, (t).version", id)
 	case 0: // a single-row update
 		kind = "update"
 		return autocommit("UPDATE torture SET version = version + 1 WHERE id = $1", id)
