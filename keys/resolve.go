@@ -150,8 +150,9 @@ func (r *resolver) step(st *Statement) Step {
 		}
 	}
 	if r.readsVolatileCast(st) {
-		// A value read may go through a cast whose function writes.
-		out.Kind, out.Global, out.SessionChange = KindUnknown, true, true
+		// A value read may go through a cast whose function writes: like a
+		// default's function, it invalidates the whole database.
+		out.Global = true
 	}
 	if out.Kind == KindDDL && st.OnlyNamed && r.allTemp(st.Writes) {
 		out.Global = false // only this session's temporary objects
