@@ -43,10 +43,10 @@ CREATE FUNCTION install() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TRIGGER
 			setup: `CREATE TABLE item (id int PRIMARY KEY, price int, qty int, total int GENERATED ALWAYS AS (price * qty) STORED); INSERT INTO item VALUES (1, 2, 3), (2, 1, 6)`,
 			read:  "SELECT id FROM item WHERE total = 8 ORDER BY id", write: "MERGE INTO item i USING (VALUES (1)) v(id) ON i.id = v.id WHEN MATCHED THEN UPDATE SET qty = 4"},
 		{name: "cte insert numeric rounds into int",
-			setup: "CREATE TABLE num (id int PRIMARY KEY)",
+			setup: numbers,
 			read:  "SELECT count(*) FROM num WHERE id = 2", write: "WITH i AS (INSERT INTO num VALUES (1.6) RETURNING 1) SELECT count(*) FROM i"},
 		{name: "cte insert text int with spaces",
-			setup: "CREATE TABLE num (id int PRIMARY KEY)",
+			setup: numbers,
 			read:  "SELECT count(*) FROM num WHERE id = 7", write: "WITH i AS (INSERT INTO num VALUES (' 7 ') RETURNING 1) SELECT count(*) FROM i"},
 		{name: "cte update where spaced literal",
 			read: "SELECT title FROM post WHERE id = 1", write: "WITH u AS (UPDATE post SET title = 'spaced' WHERE id = ' 1' RETURNING 1) SELECT count(*) FROM u"},
@@ -84,10 +84,10 @@ CREATE FUNCTION install() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TRIGGER
 		{name: "in subquery",
 			read: "SELECT title FROM category WHERE id IN (SELECT category_id FROM post WHERE id = 1)", write: "UPDATE post SET category_id = 2 WHERE id = 1"},
 		{name: "select volatile function writing",
-			setup: "CREATE FUNCTION w() RETURNS int LANGUAGE sql AS 'UPDATE category SET title = ''fn'' WHERE id = 1 RETURNING 1'",
+			setup: writingFunction,
 			read:  "SELECT title FROM category WHERE id = 1", write: "SELECT w()"},
 		{name: "values with function in where of update",
-			setup: "CREATE FUNCTION w() RETURNS int LANGUAGE sql AS 'UPDATE category SET title = ''fn'' WHERE id = 1 RETURNING 1'",
+			setup: writingFunction,
 			read:  "SELECT title FROM category WHERE id = 1", write: "UPDATE post SET title = 'x' WHERE id = w()"},
 		{name: "insert on conflict update other row",
 			read: "SELECT title FROM post WHERE id = 1", write: "INSERT INTO post(id, title) VALUES (1, 'upsert') ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title"},
@@ -96,16 +96,16 @@ CREATE FUNCTION install() RETURNS int LANGUAGE plpgsql AS $$BEGIN CREATE TRIGGER
 		{name: "update from",
 			read: "SELECT title FROM post WHERE category_id = 3 ORDER BY id", write: "UPDATE post p SET title = c.title FROM category c WHERE c.id = p.category_id AND c.id = 3"},
 		{name: "partition row movement read partition",
-			setup: "CREATE TABLE pt (id int, k int, v text) PARTITION BY LIST (k); CREATE TABLE pt_a PARTITION OF pt FOR VALUES IN (1); CREATE TABLE pt_b PARTITION OF pt FOR VALUES IN (2); INSERT INTO pt VALUES (1, 1, 'x')",
+			setup: partitioned,
 			read:  "SELECT count(*) FROM pt_a WHERE id = 1", write: "UPDATE pt SET k = 2 WHERE id = 1"},
 		{name: "partition row movement read other partition",
-			setup: "CREATE TABLE pt (id int, k int, v text) PARTITION BY LIST (k); CREATE TABLE pt_a PARTITION OF pt FOR VALUES IN (1); CREATE TABLE pt_b PARTITION OF pt FOR VALUES IN (2); INSERT INTO pt VALUES (1, 1, 'x')",
+			setup: partitioned,
 			read:  "SELECT count(*) FROM pt_b WHERE id = 1", write: "UPDATE pt SET k = 2 WHERE id = 1"},
 		{name: "inheritance child update read parent",
-			setup: "CREATE TABLE base (id int, v text); CREATE TABLE kid () INHERITS (base); INSERT INTO kid VALUES (1, 'x')",
+			setup: inherited,
 			read:  "SELECT v FROM base WHERE id = 1", write: "UPDATE kid SET v = 'y' WHERE id = 1"},
 		{name: "inheritance parent update read child",
-			setup: "CREATE TABLE base (id int, v text); CREATE TABLE kid () INHERITS (base); INSERT INTO kid VALUES (1, 'x')",
+			setup: inherited,
 			read:  "SELECT v FROM kid WHERE id = 1", write: "UPDATE base SET v = 'y' WHERE id = 1"},
 		{name: "fk on update cascade",
 			setup: "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int, pid int REFERENCES p ON UPDATE CASCADE); INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1)",
@@ -142,3 +142,10 @@ CREATE TRIGGER t AFTER UPDATE ON category REFERENCING NEW TABLE AS nw FOR EACH S
 			read:  "SELECT v::text FROM m WHERE id = 1", write: "ALTER TYPE mood RENAME VALUE 'sad' TO 'glum'"},
 	})
 }
+
+const (
+	partitioned     = "CREATE TABLE pt (id int, k int, v text) PARTITION BY LIST (k); CREATE TABLE pt_a PARTITION OF pt FOR VALUES IN (1); CREATE TABLE pt_b PARTITION OF pt FOR VALUES IN (2); INSERT INTO pt VALUES (1, 1, 'x')"
+	inherited       = "CREATE TABLE base (id int, v text); CREATE TABLE kid () INHERITS (base); INSERT INTO kid VALUES (1, 'x')"
+	writingFunction = "CREATE FUNCTION w() RETURNS int LANGUAGE sql AS 'UPDATE category SET title = ''fn'' WHERE id = 1 RETURNING 1'"
+	numbers         = "CREATE TABLE num (id int PRIMARY KEY)"
+)
