@@ -5,7 +5,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -58,7 +57,7 @@ WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`
     ELSE bt.typname::text END,
   CASE WHEN bt.typname = 'varchar' THEN coalesce(nullif(a.atttypmod, -1), nullif(t.typtypmod, -1), 3) - 4
     ELSE -1 END,
-  a.attgenerated::text, a.attnum::int8
+  a.attgenerated::text, a.attnum::int8, a.atttypid::int8
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
@@ -110,17 +109,17 @@ UNION
 SELECT t.typ::int8, f.name, true FROM pg_cast k JOIN f ON f.oid = k.castfunc AND f.provolatile <> 'i'
   CROSS JOIN LATERAL (VALUES (k.castsource), (k.casttarget)) t(typ)
   JOIN pg_type ty ON ty.oid = t.typ JOIN pg_namespace tn ON tn.oid = ty.typnamespace AND tn.nspname <> 'pg_catalog'`
-	// containingTypesSQL: the types that hold a value of one of %s (oids):
-	// domains over it, arrays of it, composites with an attribute of it.
-	containingTypesSQL = `SELECT t.oid::int8, x.typ::int8 FROM pg_type t JOIN unnest('{%s}'::oid[]) x(typ)
-  ON t.typbasetype = x.typ OR t.typelem = x.typ
-UNION
-SELECT t.oid::int8, a.atttypid::int8 FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid AND t.typtype = 'c'
-WHERE a.atttypid = ANY('{%[1]s}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped`
-	// columnsOfTypesSQL: the relations' columns of one of %s (oids).
-	columnsOfTypesSQL = `SELECT a.attrelid::int8, a.atttypid::int8 FROM pg_attribute a
-  JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-WHERE a.atttypid = ANY('{%s}'::oid[]) AND a.attnum > 0 AND NOT a.attisdropped`
+	// typeGraphSQL: for each type that can hold another's values, what it
+	// holds: a domain its base type, an array its element, a composite its
+	// attributes (a table's row type: its columns, which Load has read).
+	typeGraphSQL = `SELECT t.oid::int8, t.typbasetype::int8, 0::int8, 0::int8 FROM pg_type t WHERE t.typtype = 'd'
+UNION ALL
+SELECT t.oid::int8, t.typelem::int8, 0::int8, 0::int8 FROM pg_type t WHERE t.typcategory = 'A' AND t.typelem <> 0
+UNION ALL
+SELECT t.oid::int8, 0::int8, t.typrelid::int8, 0::int8 FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+UNION ALL
+SELECT t.oid::int8, a.atttypid::int8, 0::int8, 0::int8 FROM pg_class c JOIN pg_type t ON t.typrelid = c.oid
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped WHERE c.relkind = 'c'`
 )
 
 // Load reads a catalog through q.
@@ -196,8 +195,10 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	}); err != nil {
 		return nil, err
 	}
+	colTypes := map[uint32][]uint32{} // relation → its columns' types
 	if err := link(columnsSQL, func(row []driver.Value) {
 		if r := byOID[oid(row[0])]; r != nil {
+			colTypes[r.OID] = append(colTypes[r.OID], oid(row[7]))
 			if r.Columns == nil {
 				r.Columns, r.Classes = map[string]ValueKind{}, map[string]string{}
 			}
@@ -231,7 +232,7 @@ func Load(ctx context.Context, q Querier) (*Catalog, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := loadTypeFuncs(run, byOID); err != nil {
+	if err := loadTypeFuncs(run, byOID, colTypes); err != nil {
 		return nil, err
 	}
 	funcs := map[string]map[string]byte{}
@@ -285,10 +286,12 @@ type typeFunc struct {
 
 // loadTypeFuncs gives each relation the functions its columns' types run,
 // through domains, arrays and composites nested to any depth. Most
-// databases have no such type, and then this is one query.
-func loadTypeFuncs(run func(string) ([][]driver.Value, error), byOID map[uint32]*Relation) error {
+// databases have no such type, and then this is one query; otherwise one
+// more reads the type graph (no scan of pg_attribute: a table's columns
+// are colTypes, read with the columns).
+func loadTypeFuncs(run func(string) ([][]driver.Value, error), byOID map[uint32]*Relation, colTypes map[uint32][]uint32) error {
 	rows, err := run(typeFuncsSQL)
-	if err != nil {
+	if err != nil || len(rows) == 0 {
 		return err
 	}
 	funcs := map[uint32][]typeFunc{}
@@ -296,38 +299,39 @@ func loadTypeFuncs(run func(string) ([][]driver.Value, error), byOID map[uint32]
 		t := oid(row[0])
 		funcs[t] = append(funcs[t], typeFunc{str(row[1]), row[2] == true})
 	}
-	for frontier := keysOf(funcs); len(frontier) > 0; {
-		rows, err := run(fmt.Sprintf(containingTypesSQL, oidList(frontier)))
-		if err != nil {
-			return err
-		}
-		next := map[uint32]bool{}
-		for _, row := range rows {
-			outer, inner := oid(row[0]), oid(row[1])
-			before, known := funcs[outer]
-			if funcs[outer] = appendNew(before, funcs[inner]); !known || len(funcs[outer]) > len(before) {
-				next[outer] = true // its own containers hold these values too
-			}
-		}
-		frontier = nil
-		for t := range next {
-			frontier = append(frontier, t)
-		}
-	}
-	if len(funcs) == 0 {
-		return nil
-	}
-	rows, err = run(fmt.Sprintf(columnsOfTypesSQL, oidList(keysOf(funcs))))
+	graph, err := run(typeGraphSQL)
 	if err != nil {
 		return err
 	}
-	for _, row := range rows {
-		r := byOID[oid(row[0])]
-		if r == nil {
+	holders := map[uint32][]uint32{} // a type → the types that hold its values
+	for _, row := range graph {
+		outer, inner, table := oid(row[0]), oid(row[1]), oid(row[2])
+		if table != 0 {
+			for _, t := range colTypes[table] {
+				holders[t] = append(holders[t], outer)
+			}
 			continue
 		}
-		for _, f := range funcs[oid(row[1])] {
-			r.addFunc(f.name, f.cast)
+		holders[inner] = append(holders[inner], outer)
+	}
+	for frontier := keysOf(funcs); len(frontier) > 0; {
+		var next []uint32
+		for _, inner := range frontier {
+			for _, outer := range holders[inner] {
+				before := funcs[outer]
+				if funcs[outer] = appendNew(before, funcs[inner]); len(funcs[outer]) > len(before) {
+					next = append(next, outer) // its own holders hold these values too
+				}
+			}
+		}
+		frontier = next
+	}
+	for rel, types := range colTypes {
+		r := byOID[rel]
+		for _, t := range types {
+			for _, f := range funcs[t] {
+				r.addFunc(f.name, f.cast)
+			}
 		}
 	}
 	return nil
@@ -351,14 +355,6 @@ func keysOf(m map[uint32][]typeFunc) []uint32 {
 		out = append(out, k)
 	}
 	return out
-}
-
-func oidList(oids []uint32) string {
-	parts := make([]string, len(oids))
-	for i, o := range oids {
-		parts[i] = strconv.FormatUint(uint64(o), 10)
-	}
-	return strings.Join(parts, ",")
 }
 
 func appendNew(to, from []typeFunc) []typeFunc {
