@@ -55,9 +55,11 @@ type Relation struct {
 	// Generated are stored generated columns: an UPDATE changes them without
 	// assigning them.
 	Generated map[string]bool
-	// WriteFuncs are the user's VOLATILE functions that column defaults and
-	// constraints (of the table or of its columns' domains) call: inserting
-	// or updating a row runs them, and they may write anything.
+	// WriteFuncs are the user's VOLATILE functions that inserting or
+	// updating a row runs without the SQL naming them: the table's defaults
+	// and constraints, and those of the domains its columns hold (nested in
+	// domains, arrays and composites), and casts to or from those types.
+	// They may write anything.
 	WriteFuncs []string
 	// CastFuncs are the user's non-immutable functions behind casts to or
 	// from a type its columns hold: a read comparing such a column may run
