@@ -75,11 +75,11 @@ func startClusterWithReplicas(t *testing.T) *redisCluster {
 	}
 }
 
-func startCluster(t *testing.T) *redisCluster {
+func startCluster(t *testing.T, args ...string) *redisCluster {
 	t.Helper()
 	c := &redisCluster{}
 	for i := 0; i < 3; i++ {
-		c.nodes = append(c.nodes, startClusterNode(t))
+		c.nodes = append(c.nodes, startClusterNode(t, args...))
 	}
 	ctx := context.Background()
 	per := 16384 / len(c.nodes)

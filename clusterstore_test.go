@@ -2,6 +2,7 @@ package cacheops_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -159,7 +160,8 @@ func TestClusterScriptsLostOnAMaster(t *testing.T) {
 // undelivered exactly the stamps of the dead master's slots.
 func TestClusterOnlyFailedSlotsAreUndelivered(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t)
+	// Slow to mark a master failed: the live masters answer meanwhile.
+	c := startCluster(t, "--cluster-node-timeout", "60000")
 	o, _ := redis.ParseClusterURL(c.url())
 	o.MaxRedirects, o.MaxRetries = 1, -1
 	rdb := redis.NewClusterClient(o)
@@ -202,6 +204,26 @@ func TestClusterOnlyFailedSlotsAreUndelivered(t *testing.T) {
 		if !onDead[k] && rdb.Exists(ctx, k).Val() != 0 {
 			t.Fatalf("%s on a live master was not deleted", k)
 		}
+	}
+	// Each call to the dead master waits for its deadline (go-redis dials
+	// again until then). After a few, its calls are no longer sent (its
+	// breaker is open): they fail at once, and the live masters' do not.
+	for range 4 {
+		cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		s.Invalidate(cctx, stamps)
+		cancel()
+	}
+	start := time.Now()
+	undelivered, err = s.Invalidate(ctx, stamps)
+	if took := time.Since(start); took > 500*time.Millisecond {
+		t.Errorf("with the dead master's breaker open the call took %v", took)
+	}
+	if !errors.Is(err, lua.ErrNodeDown) {
+		t.Fatalf("with the dead master's breaker open: %v, want ErrNodeDown", err)
+	}
+	slices.Sort(undelivered)
+	if !slices.Equal(undelivered, want) {
+		t.Fatalf("undelivered %v, want the dead master's %v", undelivered, want)
 	}
 }
 

@@ -141,7 +141,7 @@ func tortureWatched(t *testing.T, watched bool) ([]tEvent, cacheops.Stats, int) 
 		}()
 	})
 	wg.Wait()
-	return log.events, cache.Stats(), outside
+	return log.snapshot(), cache.Stats(), outside
 }
 
 // outsideBulkRows are the bulk rows the outside writer changes.

@@ -81,7 +81,7 @@ func (c *Conn) PlanCachedAs(ctx context.Context, name string, deps []DepQuery) (
 // Redis trouble only means fn runs.
 func (cp *CachedAsPlan) Do(ctx context.Context, fn func(context.Context) ([]byte, error), decode func([]byte) bool) ([]byte, error) {
 	c := cp.cfg
-	if c.Store == nil || c.Disabled || c.cacheBlocked(ctx, cp.db) || !c.breaker.allow() {
+	if c.Store == nil || c.Disabled || c.cacheBlocked(ctx, cp.db) || !c.breaker.Allow() {
 		c.stats.Passthrough.Add(1)
 		return fn(ctx)
 	}

@@ -9,6 +9,7 @@ import (
 
 	lru "github.com/hashicorp/golang-lru/v2"
 
+	"github.com/cacheops/cacheops/internal/breaker"
 	"github.com/cacheops/cacheops/keys"
 	"github.com/cacheops/cacheops/lua"
 )
@@ -73,7 +74,7 @@ type Config struct {
 	OnDSN func(dsn string)
 
 	stats   Stats
-	breaker breaker
+	breaker breaker.Breaker
 	// sessionSQL reads the namespace, with the settings RowSecurity names.
 	sessionSQL      string
 	sessionSettings []string
@@ -119,7 +120,7 @@ func (c *Config) Init() *Config {
 	if c.MaxInList <= 0 {
 		c.MaxInList = keys.DefaultMaxInList
 	}
-	c.breaker.threshold, c.breaker.cooldown = 5, time.Second
+	c.breaker.Threshold, c.breaker.Cooldown = 5, time.Second
 	if c.AmbiguousDelay == 0 {
 		c.AmbiguousDelay = DefaultAmbiguousDelay
 	}
@@ -145,7 +146,7 @@ func (c *Config) Init() *Config {
 func (c *Config) Stats() StatsSnapshot {
 	c.Settle()
 	s := c.stats.snapshot()
-	s.BreakerOpen = c.breaker.isOpen()
+	s.BreakerOpen = c.breaker.IsOpen()
 	s.WatchLag = c.watchLagSnapshot()
 	c.undeliveredMu.Lock()
 	s.UndeliveredStamps = len(c.undelivered)

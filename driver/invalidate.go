@@ -21,7 +21,7 @@ const unknownSchema = "\x01unknown"
 // load. While the circuit breaker is open it does not wait for Redis: the
 // catalog is then checked as stale once Redis answers again.
 func (c *Config) schemaToken(ctx context.Context, db *database) string {
-	if c.Store == nil || c.breaker.isOpen() {
+	if c.Store == nil || c.breaker.IsOpen() {
 		return unknownSchema
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
@@ -50,12 +50,15 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	if c.Store == nil || (len(changes) == 0 && !global) || c.noInvalidation.Load() {
 		return
 	}
-	if !c.breaker.allow() {
+	if !c.Store.Cluster() && !c.breaker.Allow() {
 		// Redis has been failing: keep the invalidation for the redeliverer,
 		// which probes Redis and sends it as soon as Redis answers, rather
 		// than make every write wait a timeout. Until then this process
 		// serves no hits. Taken whole (the schemes sets cannot be read),
 		// with the whole database when the write's catalog cannot be checked.
+		// On a cluster each node has a breaker of its own (lua.ErrNodeDown):
+		// a node that fails must not hold back what the others can take
+		// while other processes read from them.
 		kept := db.wideStamps(changes, global || schemaToken != "")
 		call(ctx, c.Hooks.Invalidate, Event{Stamps: len(kept), Err: errRedisDown}, time.Time{})
 		c.keepUndelivered(db, kept)
@@ -102,16 +105,25 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 		undelivered = append(undelivered, more...)
 	}
 	c.recordDelivery(ctx, err)
+	var wide []string
 	if err != nil && schemaChecks > 0 {
 		// Whether the write was planned with a current catalog is unknown
-		// now: when Redis is back, assume it was not.
-		undelivered = append(undelivered, db.globalStamps[:]...)
+		// now: assume it was not.
+		wide = append(wide, db.globalStamps[:]...)
 	}
 	if err != nil && len(setChecks) > 0 {
 		// Nor is whether the copies of the schemes sets were current: the
 		// relations go whole.
-		undelivered = append(undelivered, db.wideStamps(granular, false)...)
+		wide = append(wide, db.wideStamps(granular, false)...)
 	}
+	if len(wide) > 0 && len(undelivered) < len(all) {
+		// Some of the cluster's nodes answered: they take the wide stamps
+		// now, as other processes read from them; the rest are kept.
+		more, werr := c.Store.Invalidate(ctx, wide)
+		c.recordDelivery(ctx, werr)
+		wide = more
+	}
+	undelivered = append(undelivered, wide...)
 	call(ctx, c.Hooks.Invalidate, Event{Stamps: len(stamps), Err: err}, start)
 	c.settleUndelivered(db, pending, undelivered)
 }
@@ -167,6 +179,9 @@ func (c *Config) recordDelivery(ctx context.Context, err error) {
 	if errors.Is(err, lua.ErrNotReplicated) {
 		c.stats.Unreplicated.Add(1)
 		return
+	}
+	if errors.Is(err, lua.ErrNodeDown) {
+		return // no call was made: nothing new about Redis
 	}
 	c.recordRedis(ctx, err)
 	if err != nil {

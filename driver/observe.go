@@ -110,7 +110,7 @@ func (c *Config) redisFailed(ctx context.Context, err error, start time.Time) {
 // recordRedis feeds a Redis call's outcome to the circuit breaker and logs
 // its transitions.
 func (c *Config) recordRedis(ctx context.Context, err error) {
-	switch opened, closed := c.breaker.record(err); {
+	switch opened, closed := c.breaker.Record(err); {
 	case opened:
 		c.logs.Log(ctx, c.Logger, slog.LevelWarn, "cacheops: Redis unreachable; reads go to PostgreSQL and invalidations are kept until it answers", slog.Any("err", err))
 	case closed:

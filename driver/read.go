@@ -95,7 +95,7 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 	if ctx.Err() != nil {
 		return f.run(ctx) // the database reports the cancellation as it would without cacheops
 	}
-	if !c.cfg.breaker.allow() {
+	if !c.cfg.breaker.Allow() {
 		stats.Passthrough.Add(1)
 		return f.run(ctx) // Redis is down: no call, no timeout to wait for
 	}

@@ -118,8 +118,8 @@ func (c *Config) ensureRedeliverer(db *database) {
 		for {
 			for c.hasUndelivered.Load() && !c.closed.Load() {
 				time.Sleep(redeliveryEvery)
-				if !c.breaker.allow() {
-					continue
+				if !c.Store.Cluster() && !c.breaker.Allow() {
+					continue // on a cluster, each node's breaker decides (lua.ErrNodeDown)
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), c.RedisTimeout)
 				p := c.pendingUndelivered()

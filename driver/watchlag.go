@@ -49,7 +49,7 @@ func (c *Config) watchBehind(ctx context.Context, db *database) bool {
 	}
 	w := &db.watch
 	w.first.Do(func() {
-		if !c.breaker.isOpen() {
+		if !c.breaker.IsOpen() {
 			c.pollHeartbeat(ctx, db)
 		}
 		go c.heartbeatPoller(db)

@@ -3,6 +3,8 @@ package lua
 import (
 	"context"
 	"strings"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // MaxStampsPerCall bounds the stamps one invalidation script call deletes:
@@ -127,10 +129,23 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 			checked = append(checked, mine)
 		}
 	}
-	if s.waitReplicas > 0 {
-		err = s.runAllWaited(ctx, rdb, cluster, calls)
-	} else {
-		err = s.runAll(ctx, rdb, calls)
+	send, nodes := calls, []string(nil)
+	if cluster {
+		send, nodes, err = s.routeCalls(ctx, rdb.(*redis.ClusterClient), calls)
+	}
+	var sendErr error
+	switch {
+	case len(send) == 0:
+	case s.waitReplicas > 0:
+		sendErr = s.runAllWaited(ctx, rdb, cluster, send)
+	default:
+		sendErr = s.runAll(ctx, rdb, send)
+	}
+	if nodes != nil {
+		s.recordNodes(calls, nodes)
+	}
+	if sendErr != nil || err == nil {
+		err = sendErr // a failure of a call sent says more than a call not sent
 	}
 	for i, c := range calls {
 		reply, cerr := c.cmd.Slice()

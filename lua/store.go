@@ -49,6 +49,7 @@ type Store struct {
 	lookups      atomic.Int32 // lookups in flight
 	waitReplicas int
 	replicas     sync.Map // node address → replicaCount, for WAIT
+	nodes        sync.Map // cluster node address → *breaker.Breaker, for invalidations
 }
 
 // NewStore returns a Store on rdb. A *redis.Client that turns out to talk
