@@ -20,6 +20,14 @@ func (c *call) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
 	return c.cmd
 }
 
+// failAll marks calls failed with err: none of them is sent.
+func failAll(ctx context.Context, calls []*call, err error) {
+	for _, c := range calls {
+		c.cmd = redis.NewCmd(ctx)
+		c.cmd.SetErr(err)
+	}
+}
+
 // runAll sends calls together, one pipeline by EVALSHA (a cluster client
 // sends each to its slot's node, nodes in parallel). A pipeline cannot fall
 // back from NOSCRIPT (a node restarted, failed over or newly added lacks the

@@ -44,10 +44,7 @@ func (s *Store) routeCalls(ctx context.Context, cc *redis.ClusterClient, calls [
 		node, merr := cc.MasterForKey(ctx, c.keys[0])
 		if merr != nil {
 			s.client.observe(merr)
-			for _, c := range calls {
-				c.cmd = redis.NewCmd(ctx)
-				c.cmd.SetErr(merr)
-			}
+			failAll(ctx, calls, merr)
 			return nil, nil, merr
 		}
 		addr := node.Options().Addr
@@ -61,8 +58,7 @@ func (s *Store) routeCalls(ctx context.Context, cc *redis.ClusterClient, calls [
 			send = append(send, c)
 			continue
 		}
-		c.cmd = redis.NewCmd(ctx)
-		c.cmd.SetErr(ErrNodeDown)
+		failAll(ctx, []*call{c}, ErrNodeDown)
 		err = ErrNodeDown
 	}
 	return send, nodes, err

@@ -40,10 +40,7 @@ func (s *Store) runAllWaited(ctx context.Context, rdb redis.UniversalClient, clu
 		node, err := cc.MasterForKey(ctx, c.keys[0])
 		if err != nil {
 			s.client.observe(err)
-			for _, c := range calls {
-				c.cmd = redis.NewCmd(ctx)
-				c.cmd.SetErr(err)
-			}
+			failAll(ctx, calls, err)
 			return err
 		}
 		byNode[node] = append(byNode[node], c)
