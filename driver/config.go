@@ -120,7 +120,7 @@ func (c *Config) Init() *Config {
 	if c.MaxInList <= 0 {
 		c.MaxInList = keys.DefaultMaxInList
 	}
-	c.breaker.Threshold, c.breaker.Cooldown = 5, time.Second
+	c.breaker.Threshold, c.breaker.Cooldown = breaker.DefaultThreshold, breaker.DefaultCooldown
 	if c.AmbiguousDelay == 0 {
 		c.AmbiguousDelay = DefaultAmbiguousDelay
 	}

@@ -3,7 +3,6 @@ package lua
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -15,21 +14,16 @@ import (
 // stamps come back as undelivered, to be sent again.
 var ErrNodeDown = errors.New("cacheops/lua: Redis Cluster node unreachable (its circuit breaker is open); call not sent")
 
-// Each cluster node has a circuit breaker of its own for invalidations: a
+// nodeBreaker is a cluster node's own circuit breaker for invalidations: a
 // node that keeps failing costs them no timeout, and holds back none bound
 // for the nodes that answer. (One breaker for the whole cluster would keep
 // every invalidation for a second whenever one node fails, while other
 // processes go on serving hits from the nodes that answer.)
-const (
-	nodeThreshold = 5
-	nodeCooldown  = time.Second
-)
-
 func (s *Store) nodeBreaker(addr string) *breaker.Breaker {
 	if b, ok := s.nodes.Load(addr); ok {
 		return b.(*breaker.Breaker)
 	}
-	b, _ := s.nodes.LoadOrStore(addr, &breaker.Breaker{Threshold: nodeThreshold, Cooldown: nodeCooldown})
+	b, _ := s.nodes.LoadOrStore(addr, &breaker.Breaker{Threshold: breaker.DefaultThreshold, Cooldown: breaker.DefaultCooldown})
 	return b.(*breaker.Breaker)
 }
 
@@ -67,21 +61,20 @@ func (s *Store) routeCalls(ctx context.Context, cc *redis.ClusterClient, calls [
 // recordNodes feeds each node's breaker with the outcome of the calls sent
 // to it: a node that answered, even with an error reply, is up.
 func (s *Store) recordNodes(calls []*call, nodes []string) {
-	failed := map[string]error{}
+	outcome := map[string]error{} // nil: every call answered
 	for i, c := range calls {
 		err := c.cmd.Err()
 		if errors.Is(err, ErrNodeDown) {
 			continue // not sent
 		}
-		if _, seen := failed[nodes[i]]; !seen {
-			failed[nodes[i]] = nil
-		}
 		var reply redis.Error
 		if err != nil && !errors.As(err, &reply) && !errors.Is(err, ErrNotReplicated) {
-			failed[nodes[i]] = err
+			outcome[nodes[i]] = err
+		} else if _, seen := outcome[nodes[i]]; !seen {
+			outcome[nodes[i]] = nil
 		}
 	}
-	for addr, err := range failed {
+	for addr, err := range outcome {
 		s.nodeBreaker(addr).Record(err)
 	}
 }

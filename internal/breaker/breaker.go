@@ -5,6 +5,12 @@ import (
 	"time"
 )
 
+// The defaults: five failures in a row open a breaker for a second.
+const (
+	DefaultThreshold = 5
+	DefaultCooldown  = time.Second
+)
+
 // Breaker stops calls after Threshold failures in a row: while it is open
 // callers make no call and wait for no timeout. After Cooldown it lets one
 // call through (half-open); a success closes it. The zero value never
