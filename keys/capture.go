@@ -1,11 +1,11 @@
 package keys
 
 import (
+	"crypto/sha256"
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -218,10 +218,13 @@ func (r *resolver) planCapture(sql string, st *Statement) *Capture {
 	if c.SQL, err = addReturning(sql, st.TargetAlias, c.Cols); err != nil {
 		return nil
 	}
-	// The catalog's token makes the text new after a schema change: a
-	// prepared capture whose result type changed (ALTER COLUMN … TYPE)
-	// would fail where the caller's statement would not.
-	c.SQL = "/* cacheops " + strings.Trim(strconv.Quote(r.cat.Token), `"`) + " */ " + c.SQL
+	// A digest of the catalog's token makes the text new after a schema
+	// change: a prepared capture whose result type changed (ALTER COLUMN …
+	// TYPE) would fail where the caller's statement would not. A digest,
+	// not the token (kilobytes: a part per schema stamp), which pgx would
+	// hash at every execution and, in its exec and simple-protocol modes,
+	// send and PostgreSQL parse.
+	c.SQL = "/* cacheops " + tokenDigest(r.cat.Token) + " */ " + c.SQL
 	wide := map[string]bool{}
 	for _, f := range family {
 		for _, fk := range f.ForeignKeys {
@@ -313,4 +316,12 @@ func planName(rv *pg_query.RangeVar) string {
 		return rv.Alias.Aliasname
 	}
 	return rv.Relname
+}
+
+// tokenDigest is a short name for a catalog token: 64 bits of its SHA-256.
+// Two catalogs a connection meets sharing one would at worst make a write's
+// prepared capture be rejected, and the write run as written.
+func tokenDigest(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:8])
 }

@@ -236,3 +236,26 @@ func TestResolveTables(t *testing.T) {
 		t.Fatalf("a table with triggers invalidates everything: %v %v", got, err)
 	}
 }
+
+// A capture's text names the catalog it was planned with by a short digest
+// of its token (which holds one part per schema stamp, kilobytes): a new
+// catalog gives a new text, and the text does not grow with the token.
+func TestCaptureTextNamesItsCatalogShortly(t *testing.T) {
+	const write = "UPDATE post SET title = 'x' WHERE id = 1"
+	texts := map[string]bool{}
+	for _, token := range []string{strings.Repeat("X_rTFFBC5SomafwG", 270), strings.Repeat("X_rTFFBC5SomafwG", 269) + "Y_rTFFBC5SomafwG", ""} {
+		cat := testCatalog()
+		cat.Token = token
+		c := Resolve(Analyse(write), cat, publicSession).Steps[0].Capture
+		if c == nil {
+			t.Fatal("no capture")
+		}
+		if len(c.SQL) > len(write)+120 {
+			t.Errorf("the capture's text grows with the token (%d bytes): %.100s…", len(c.SQL), c.SQL)
+		}
+		texts[c.SQL] = true
+	}
+	if len(texts) != 3 {
+		t.Errorf("catalogs with different tokens share a capture text: %v", texts)
+	}
+}
