@@ -87,7 +87,7 @@ func (cp *CachedAsPlan) Do(ctx context.Context, fn func(context.Context) ([]byte
 	}
 	c.awaitStore(ctx, cp.key)
 	start := c.since()
-	lctx, cancel := context.WithTimeout(ctx, c.RedisTimeout)
+	lctx, cancel := c.redisContext(ctx)
 	payload, tokens, err := c.Store.Lookup(lctx, cp.key, cp.stamps)
 	if err == nil && payload == nil {
 		tokens, err = c.Store.Register(lctx, cp.regs, cp.stamps, 2*c.TTL)
@@ -117,7 +117,7 @@ func (cp *CachedAsPlan) Do(ctx context.Context, fn func(context.Context) ([]byte
 		}
 		c.stats.DecodeErrors.Add(1)
 		// Not usable: fill afresh (registering, for the tokens).
-		rctx, cancel := context.WithTimeout(ctx, c.RedisTimeout)
+		rctx, cancel := c.redisContext(ctx)
 		tokens, err = c.Store.Register(rctx, cp.regs, cp.stamps, 2*c.TTL)
 		cancel()
 		if err != nil {

@@ -73,8 +73,9 @@ type Config struct {
 	// (in-process watchers start there).
 	OnDSN func(dsn string)
 
-	stats   Stats
-	breaker breaker.Breaker
+	stats     Stats
+	breaker   breaker.Breaker
+	deadlines sharedDeadlines
 	// sessionSQL reads the namespace, with the settings RowSecurity names.
 	sessionSQL      string
 	sessionSettings []string

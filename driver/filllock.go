@@ -37,7 +37,7 @@ func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (payl
 	cfg := c.cfg
 	lockKey := key + ":lock"
 	token := lua.NewToken()
-	lctx, cancel := context.WithTimeout(ctx, cfg.RedisTimeout)
+	lctx, cancel := cfg.redisContext(ctx)
 	got, err := cfg.Store.Lock(lctx, lockKey, token, cfg.FillLockWait)
 	cancel()
 	if err != nil {
@@ -46,7 +46,7 @@ func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (payl
 	}
 	if got {
 		return nil, func() {
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.RedisTimeout)
+			uctx, cancel := cfg.redisContext(context.WithoutCancel(ctx))
 			_ = cfg.Store.Unlock(uctx, lockKey, token)
 			cancel()
 		}
@@ -55,7 +55,7 @@ func (c *Conn) awaitFill(ctx context.Context, key string, stamps []string) (payl
 	deadline := time.Now().Add(cfg.FillLockWait)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
-		lctx, cancel := context.WithTimeout(ctx, cfg.RedisTimeout)
+		lctx, cancel := cfg.redisContext(ctx)
 		payload, held, err := cfg.Store.LookupLocked(lctx, key, stamps, lockKey)
 		cancel()
 		if err != nil {

@@ -24,7 +24,7 @@ func (c *Config) schemaToken(ctx context.Context, db *database) string {
 	if c.Store == nil || c.breaker.IsOpen() {
 		return unknownSchema
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
+	ctx, cancel := c.redisContext(context.WithoutCancel(ctx))
 	defer cancel()
 	token, err := c.Store.SchemaTokens(ctx, db.schemaStamps[:], 2*c.TTL)
 	c.recordRedis(ctx, err)
@@ -65,7 +65,7 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 		return
 	}
 	// The write has happened: deliver even if the caller gives up now.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
+	ctx, cancel := c.redisContext(context.WithoutCancel(ctx))
 	defer cancel()
 	start := c.since()
 	stamps, setChecks, granular := db.invalidationStamps(ctx, c.Store, changes, global)

@@ -116,7 +116,7 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key string,
 // put stores an encoded result if its stamps still hold the tokens read
 // before the query ran.
 func (c *Config) put(ctx context.Context, ev Event, stamps []string, tokens string, payload []byte, ttl time.Duration) {
-	sctx, cancel := context.WithTimeout(ctx, c.RedisTimeout)
+	sctx, cancel := c.redisContext(ctx)
 	defer cancel()
 	start := c.since()
 	stored, err := c.Store.Put(sctx, ev.Key, stamps, tokens, payload, ttl)

@@ -102,7 +102,7 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 	c.cfg.awaitStore(ctx, key)
 	start := c.cfg.since()
 	stamps, inst := c.sess.db.readKeys(p, args)
-	lctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	lctx, cancel := c.cfg.redisContext(ctx)
 	defer cancel()
 	var payload []byte
 	var tokens string
@@ -152,7 +152,7 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 			return f.replay(rec), nil
 		}
 		stats.DecodeErrors.Add(1)
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.RedisTimeout)
+		dctx, cancel := c.cfg.redisContext(context.WithoutCancel(ctx))
 		_ = c.cfg.Store.Delete(dctx, key)
 		cancel()
 		stats.Passthrough.Add(1)

@@ -121,7 +121,7 @@ func (c *Config) ensureRedeliverer(db *database) {
 				if !c.Store.Cluster() && !c.breaker.Allow() {
 					continue // on a cluster, each node's breaker decides (lua.ErrNodeDown)
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), c.RedisTimeout)
+				ctx, cancel := c.redisContext(context.Background())
 				p := c.pendingUndelivered()
 				undelivered, err := c.Store.Invalidate(ctx, p.stamps)
 				c.recordDelivery(ctx, err)

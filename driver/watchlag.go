@@ -86,7 +86,7 @@ func (c *Config) heartbeatPoller(db *database) {
 // nothing: hits stop when the last known bound passes.
 func (c *Config) pollHeartbeat(ctx context.Context, db *database) {
 	start := monotonic()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.RedisTimeout)
+	ctx, cancel := c.redisContext(context.WithoutCancel(ctx))
 	defer cancel()
 	beat, ok, now, err := c.Store.Heartbeat(ctx, db.heartbeatKey())
 	w := &db.watch

@@ -83,7 +83,7 @@ func (t *WatchTarget) Warn(ctx context.Context, msg string, err error) {
 // Clock reads the time of the Redis that holds the database's watcher
 // heartbeat (microseconds).
 func (t *WatchTarget) Clock(ctx context.Context) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.RedisTimeout)
+	ctx, cancel := t.cfg.redisContext(ctx)
 	defer cancel()
 	return t.cfg.Store.Clock(ctx, t.db.heartbeatKey())
 }
@@ -91,7 +91,7 @@ func (t *WatchTarget) Clock(ctx context.Context) (int64, error) {
 // Heartbeat publishes that every change committed before micros (a time
 // Clock read) is invalidated: readers allow hits while it is recent.
 func (t *WatchTarget) Heartbeat(ctx context.Context, micros int64) {
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.RedisTimeout)
+	ctx, cancel := t.cfg.redisContext(ctx)
 	defer cancel()
 	_ = t.cfg.Store.SetHeartbeat(ctx, t.db.heartbeatKey(), micros)
 }
