@@ -54,7 +54,9 @@ type Options struct {
 	// invalidate, so other processes sharing the Redis stay correct.
 	Disabled bool
 	// RedisTimeout bounds each Redis call on the read path; a slower Redis
-	// is treated as down for that call. Zero: 250 ms.
+	// is treated as down for that call. Calls whose context cannot be
+	// cancelled (stores, invalidations) share a deadline per eighth of it,
+	// so they get up to nine eighths of it. Zero: 250 ms.
 	RedisTimeout time.Duration
 	// MaxInList: IN (…) lists and = ANY($n) arrays up to this long make one
 	// conjunction per value; longer ones are read as "any row". Zero: 16.
