@@ -42,7 +42,9 @@ func (sqlForm) hooked(rows driver.Rows, done func(error)) driver.Rows {
 
 func (sqlForm) failed(driver.Rows, error) driver.Rows { return nil }
 
-func (sqlForm) decode(payload []byte) (*serialize.Result, error) { return serialize.Decode(payload) }
+func (sqlForm) decode(payload []byte) (*serialize.Result, error) {
+	return serialize.DecodeOwned(payload)
+}
 
 // fits: database/sql values do not depend on the connection.
 func (sqlForm) fits(*serialize.Result) bool { return true }

@@ -65,8 +65,8 @@ func (s *Store) Close() error { return s.client.close() }
 
 // Lookup fetches an entry and its stamps in one round trip (MGET: atomic, and
 // cheaper than a script; on a cluster one MGET per slot, pipelined). On a
-// valid hit it returns the payload, tokens stripped, and the tokens.
-// Otherwise payload is nil: the caller registers and reads the stamps with
+// valid hit it returns the payload, tokens stripped (a copy of its own: the
+// caller may keep it), and the tokens. Otherwise payload is nil: the caller registers and reads the stamps with
 // Register before it runs the query.
 func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payload []byte, tokens string, err error) {
 	keys := make([]string, 0, 1+len(stamps))

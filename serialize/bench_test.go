@@ -57,3 +57,15 @@ func BenchmarkDecodeReference(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeOwned is the hit path's decode: no copy of the payload.
+func BenchmarkDecodeOwned(b *testing.B) {
+	payload := groupByPayload(b)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeOwned(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

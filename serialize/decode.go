@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 )
 
 // ErrCorrupt is returned for a payload that is not a valid encoded result.
@@ -21,7 +22,19 @@ type Result struct {
 // Encoder writes in place: the payload is copied once into a string and every
 // text value is a slice of it, so a hit allocates per row only what a
 // driver.Value must box.
-func Decode(b []byte) (res *Result, err error) {
+func Decode(b []byte) (*Result, error) { return decode(string(b)) }
+
+// DecodeOwned is Decode without the copy, for a payload the caller hands
+// over: the text values are slices of b, so b must never be written again
+// (a hit's payload, freshly read from Redis, is read once and dropped).
+func DecodeOwned(b []byte) (*Result, error) {
+	if len(b) == 0 {
+		return nil, ErrCorrupt
+	}
+	return decode(unsafe.String(&b[0], len(b)))
+}
+
+func decode(b string) (res *Result, err error) {
 	defer func() {
 		// The bytes come from Redis: nothing in them may panic the caller.
 		if r := recover(); r != nil {
@@ -31,7 +44,7 @@ func Decode(b []byte) (res *Result, err error) {
 	if len(b) == 0 || b[0] != format {
 		return nil, ErrCorrupt
 	}
-	r := &reader{s: string(b), pos: 1}
+	r := &reader{s: b, pos: 1}
 	r.slab.n = 16
 	ncols, err := r.arrayLen()
 	if err != nil || ncols > r.left() {

@@ -140,9 +140,12 @@ func TestCorruptPayloadsAreErrors(t *testing.T) {
 			t.Fatalf("truncated to %d bytes: no error", i)
 		}
 	}
-	for _, b := range [][]byte{nil, {0}, {2}, []byte("foreign bytes"), append(append([]byte{}, good...), 0)} {
+	for _, b := range [][]byte{nil, {}, {0}, {2}, []byte("foreign bytes"), append(append([]byte{}, good...), 0)} {
 		if _, err := Decode(b); err == nil {
 			t.Fatalf("%q: no error", b)
+		}
+		if _, err := DecodeOwned(bytes.Clone(b)); err == nil {
+			t.Fatalf("%q: no error from DecodeOwned", b)
 		}
 	}
 }
@@ -157,6 +160,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{1, 0xdd, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := Decode(b)
+		if _, oerr := DecodeOwned(bytes.Clone(b)); (oerr == nil) != (err == nil) {
+			t.Fatalf("Decode: %v, DecodeOwned: %v", err, oerr)
+		}
 		if err != nil {
 			return
 		}
@@ -228,6 +234,11 @@ func TestDecodeMatchesTheMsgpackDecoder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The hit path's decode keeps the payload handed to it.
+		owned, err := DecodeOwned(bytes.Clone(payload))
+		if err != nil {
+			t.Fatal(err)
+		}
 		// The cells point into slabs of the decoder: they survive a
 		// collection and the payload being overwritten.
 		clear(payload)
@@ -235,6 +246,9 @@ func TestDecodeMatchesTheMsgpackDecoder(t *testing.T) {
 		payload, _ = e.Bytes()
 		if !bytes.Equal(reencode(t, got), reencode(t, want)) || !bytes.Equal(reencode(t, got), payload) {
 			t.Fatalf("decoded differently:\n%#v\n%#v", got, want)
+		}
+		if !bytes.Equal(reencode(t, owned), payload) {
+			t.Fatalf("DecodeOwned decoded differently:\n%#v\n%#v", owned, want)
 		}
 		for i := range got.Rows {
 			for j, v := range got.Rows[i] {
