@@ -19,8 +19,8 @@ type resultForm[R, T any] interface {
 	// caller is reading them.
 	tee(c *Conn, rows R, p progress, done func(rec T, ok bool, ended error)) R
 	encode(rec T) ([]byte, error)
-	// decode reads a payload freshly read from Redis, which it may keep
-	// (nothing writes it afterwards).
+	// decode reads a payload as a lookup returned it: it may keep it and
+	// must never write it (its bytes are the Redis reply's).
 	decode(payload []byte) (T, error)
 	// fits reports whether a recording (perhaps made on another
 	// connection) is exactly what this call would have returned; one that

@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/jackc/pgx/v5"
@@ -48,7 +49,11 @@ func (pgxForm) failed(rows pgx.Rows, err error) pgx.Rows {
 
 func (pgxForm) encode(w *serialize.Wire) ([]byte, error) { return w.Encode(), nil }
 
-func (pgxForm) decode(payload []byte) (*serialize.Wire, error) { return serialize.DecodeWire(payload) }
+// decode copies the payload first: a replay hands slices of it to the
+// caller (RawValues), who may write them.
+func (pgxForm) decode(payload []byte) (*serialize.Wire, error) {
+	return serialize.DecodeWire(bytes.Clone(payload))
+}
 
 // fits reports whether every value is in the format this call asks for:
 // the exec mode, the result format options and the connection's type map

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -65,8 +66,9 @@ func (s *Store) Close() error { return s.client.close() }
 
 // Lookup fetches an entry and its stamps in one round trip (MGET: atomic, and
 // cheaper than a script; on a cluster one MGET per slot, pipelined). On a
-// valid hit it returns the payload, tokens stripped (a copy of its own: the
-// caller may keep it), and the tokens. Otherwise payload is nil: the caller registers and reads the stamps with
+// valid hit it returns the payload, tokens stripped, and the tokens; the
+// payload's bytes are the reply's, not copied: the caller may keep them and
+// must never write them. Otherwise payload is nil: the caller registers and reads the stamps with
 // Register before it runs the query.
 func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payload []byte, tokens string, err error) {
 	keys := make([]string, 0, 1+len(stamps))
@@ -138,7 +140,16 @@ func validEntry(vals []any) (payload []byte, tokens string) {
 			return nil, "" // also a stamp that holds something else: a miss
 		}
 	}
-	return []byte(e[head:]), e[:head]
+	return readOnly(e[head:]), e[:head]
+}
+
+// readOnly returns a string's bytes without a copy (a reply's payload is
+// decoded once, in place). They must never be written.
+func readOnly(s string) []byte {
+	if s == "" {
+		return []byte{} // present, if empty: a corrupt entry, not a miss
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // LookupLocked is Lookup that also reports whether a fill lock is held, in
@@ -216,7 +227,7 @@ func registerReply(cmd *redis.Cmd, n int) (payload []byte, tokens string, err er
 	}
 	switch {
 	case hit == 1 && len(s) >= n*TokenLen:
-		return []byte(s[n*TokenLen:]), s[:n*TokenLen], nil
+		return readOnly(s[n*TokenLen:]), s[:n*TokenLen], nil
 	case hit == 0 && len(s) == n*TokenLen:
 		return nil, s, nil
 	}

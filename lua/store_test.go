@@ -351,3 +351,26 @@ func TestSchemesSetCheck(t *testing.T) {
 		t.Fatal("a foreign value went unseen")
 	}
 }
+
+// An entry that holds its stamps' tokens and nothing more is found, and
+// corrupt (the caller decodes and deletes it), not a miss; a valid one's
+// payload is the reply's bytes after the tokens.
+func TestValidEntryPayload(t *testing.T) {
+	tok := NewToken()
+	for _, c := range []struct {
+		entry string
+		want  []byte
+	}{
+		{tok, []byte{}},
+		{tok + "payload", []byte("payload")},
+		{tok[:5], nil},
+	} {
+		got, tokens := validEntry([]any{c.entry, tok})
+		if (got == nil) != (c.want == nil) || string(got) != string(c.want) {
+			t.Errorf("%q: payload %q (nil %v), want %q", c.entry, got, got == nil, c.want)
+		}
+		if got != nil && tokens != tok {
+			t.Errorf("%q: tokens %q", c.entry, tokens)
+		}
+	}
+}
