@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -42,7 +43,7 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 		if err != nil {
 			return err
 		}
-		key := prefix + "floor:" + r.name
+		key := floorKey(prefix, r.name)
 		if err := rdb.Set(ctx, key, strings.Repeat("x", size), 0).Err(); err != nil {
 			return err
 		}
@@ -61,7 +62,7 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 	// Its floor, the direct read with a GET before and after it: what a GET
 	// costs around a query, which on a small VM is more than in a loop of
 	// GETs (the servers and CPUs have gone idle in between).
-	var pointKey string
+	pointKey := floorKey(prefix, reads[0].name)
 	get := func() error { return rdb.Get(ctx, pointKey).Err() }
 	missFloor := &variant{name: "GET, direct point read, GET", call: func() error {
 		if err := get(); err != nil {
@@ -94,7 +95,6 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 	// with the hits: one timed right after a miss would pay for its store,
 	// sent in the background, and flatter the miss.
 	pointGet := floors[reads[0].name]
-	pointKey = prefix + "floor:" + reads[0].name
 	// The first row of a 9,000-row miss: the time until Next returns the
 	// first row (closing, which reads the rest, is not timed).
 	const big = "SELECT " + cols + " FROM cacheops_bench.items WHERE id <= $1 AND category >= $2"
@@ -173,8 +173,13 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 	}
 	// GETs in place: what cacheops adds over direct, in GETs as they cost
 	// where cacheops makes its round trips (around a query, after a commit).
+	// A floor no slower than direct (noise) measures no GET: NaN, which
+	// holds no target.
 	inPlace := func(c, d, floor *variant, gets int) (float64, time.Duration) {
 		one := (median(floor.samples) - median(d.samples)) / time.Duration(gets)
+		if one <= 0 {
+			return math.NaN(), one
+		}
 		return float64(median(c.samples)-median(d.samples)) / float64(one), one
 	}
 	mhot := added(miss, missDirect, pointGet)
@@ -194,6 +199,9 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 		cell(bigMiss.first), cell(bigDirect.first), b, holds(b <= 2))
 	return nil
 }
+
+// floorKey is the key of the raw value a read's floor GETs.
+func floorKey(prefix, read string) string { return prefix + "floor:" + read }
 
 // entrySize is the size of q's cached entry: the one entry that appears when
 // it is read with the others dropped.
