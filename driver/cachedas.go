@@ -143,8 +143,10 @@ func (cp *CachedAsPlan) Do(ctx context.Context, fn func(context.Context) ([]byte
 		c.flights.finish(fkey, fc, nil, errNotShared)
 		return val, err
 	}
-	c.flights.finish(fkey, fc, &flight{rec: val}, nil)
-	c.storeLater(ctx, ev, cp.stamps, tokens, c.TTL, func() ([]byte, error) { return val, nil }, func() {})
+	// The call stays in the group until the value has landed: a caller
+	// that looked it up before then shares it rather than running fn.
+	c.storeLater(ctx, ev, cp.stamps, tokens, c.TTL, func() ([]byte, error) { return val, nil }, func() { c.flights.forget(fkey, fc) })
+	fc.settle(&flight{rec: val}, nil)
 	return val, nil
 }
 

@@ -59,23 +59,28 @@ func (g *flightGroup) start(key string) (c *flightCall, led bool) {
 }
 
 // finish ends a call the leader started: its waiters get val and err, and
-// the next miss of key leads a call of its own. Only the first finish counts.
+// the next miss of key leads a call of its own. Only the first settle counts.
 func (g *flightGroup) finish(key string, c *flightCall, val *flight, err error) {
+	g.forget(key, c)
+	c.settle(val, err)
+}
+
+// settle hands the leader's result to its waiters, and to the misses of the
+// call's key that come while it stays in the group: a result being stored
+// stays there until the store has landed (forget), so a miss that looked
+// the entry up before it landed shares the result rather than running the
+// query again. Only the first settle counts.
+func (c *flightCall) settle(val *flight, err error) {
 	c.once.Do(func() {
-		g.mu.Lock()
-		if g.calls[key] == c {
-			delete(g.calls, key)
-		}
-		g.mu.Unlock()
 		c.val, c.err = val, err
 		close(c.done)
 	})
 }
 
-// abandon stops sending misses of key to c, whose leader's caller has left
-// its rows unread: the next miss leads a call of its own (a caller that
+// forget stops sending misses of key to c: its result has been stored (or
+// was not), or its leader's caller has left its rows unread (a caller that
 // never closes its rows must not cost every later miss the idle wait).
-func (g *flightGroup) abandon(key string, c *flightCall) {
+func (g *flightGroup) forget(key string, c *flightCall) {
 	g.mu.Lock()
 	if g.calls[key] == c {
 		delete(g.calls, key)

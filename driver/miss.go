@@ -82,16 +82,20 @@ func missRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key string,
 				c.cfg.flights.finish(fkey, call, nil, errNotShared)
 				unlock()
 			default:
-				// Encoded before the waiters get it, sent in the background.
+				// Encoded before the waiters get it, sent in the background;
+				// the call stays in the group until the entry has landed.
 				ev := Event{SQL: text, Tables: p.Deps, Key: key}
-				c.cfg.storeLater(ctx, ev, stamps, tokens, ctl.ttl, func() ([]byte, error) { return f.encode(rec) }, unlock)
-				c.cfg.flights.finish(fkey, call, &flight{rec: rec}, nil)
+				c.cfg.storeLater(ctx, ev, stamps, tokens, ctl.ttl, func() ([]byte, error) { return f.encode(rec) }, func() {
+					unlock()
+					c.cfg.flights.forget(fkey, call)
+				})
+				call.settle(&flight{rec: rec}, nil)
 			}
 		}), nil
 	}
 	v, err, ok, idle := call.wait(ctx)
 	if idle {
-		c.cfg.flights.abandon(fkey, call)
+		c.cfg.flights.forget(fkey, call)
 	}
 	if !ok {
 		// The caller's deadline (the database reports it as it would
