@@ -128,7 +128,17 @@ type Options struct {
 	// watcher, wherever the watcher runs. Zero: 1 s; negative: hits never
 	// wait for the watcher.
 	WatchMaxLag time.Duration
+	// Local turns on the local layer: results kept in this process'
+	// memory and served without Redis while Redis has been heard from
+	// within Local.MaxStaleness, so a read may miss the writes of other
+	// processes made within MaxStaleness before it (never this process'
+	// own). See the README's "Local layer". Zero: CACHEOPS_LOCAL (a
+	// duration, the MaxStaleness), else off.
+	Local LocalOptions
 }
+
+// LocalOptions configure the local layer; see driver.LocalOptions.
+type LocalOptions = cdriver.LocalOptions
 
 // WithFillLock turns the cross-process fill lock on or off for the reads
 // made with ctx, whatever Options say.
@@ -220,6 +230,7 @@ func New(opts Options) (*Cache, error) {
 		Logger:          logger,
 		Hooks:           opts.Hooks,
 		WatchMaxLag:     opts.WatchMaxLag,
+		Local:           opts.Local,
 	}).Init()
 	if opts.Watch != nil {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -66,7 +66,7 @@ func parseTables(s string) (map[string]TableRule, error) {
 }
 
 // fromEnvironment fills what opts leave unset from the environment:
-// CACHEOPS_TTL and CACHEOPS_TABLES.
+// CACHEOPS_TTL, CACHEOPS_LOCAL, CACHEOPS_WATCH and CACHEOPS_TABLES.
 func fromEnvironment(opts *Options) error {
 	if v := os.Getenv("CACHEOPS_TTL"); opts.TTL == 0 && v != "" {
 		ttl, err := time.ParseDuration(v)
@@ -74,6 +74,13 @@ func fromEnvironment(opts *Options) error {
 			return fmt.Errorf("cacheops: CACHEOPS_TTL=%q: want a positive duration", v)
 		}
 		opts.TTL = ttl
+	}
+	if v := os.Getenv("CACHEOPS_LOCAL"); opts.Local.MaxStaleness == 0 && v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return fmt.Errorf("cacheops: CACHEOPS_LOCAL=%q: want a duration (the local layer's MaxStaleness), 0 for off", v)
+		}
+		opts.Local.MaxStaleness = d
 	}
 	if v := os.Getenv("CACHEOPS_WATCH"); opts.Watch == nil && v != "" {
 		on, err := strconv.ParseBool(v)

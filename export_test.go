@@ -16,3 +16,7 @@ func ClientFromURLForTesting(url string) (redis.UniversalClient, error) { return
 // SettleForTesting waits for every entry being stored in the background, by
 // any Cache: a test that looks at Redis or at Stores sees them.
 func SettleForTesting() { (*cdriver.Config)(nil).Settle() }
+
+// SkipLocalHeartbeatForTesting lets tests prove that their checkers catch
+// the stale reads a local layer that ignores its heartbeat serves.
+func SkipLocalHeartbeatForTesting(c *Cache, on bool) { c.cfg.SkipLocalHeartbeatForTesting(on) }

@@ -69,11 +69,16 @@ type Config struct {
 	// watch) is behind by more than this. Zero: DefaultWatchMaxLag;
 	// negative: hits never wait for the watcher.
 	WatchMaxLag time.Duration
+	// Local turns the local layer on: results kept in process memory and
+	// served while Redis has been heard from within Local.MaxStaleness.
+	Local LocalOptions
 	// OnDSN is told the DSN of each database the registered driver opens
 	// (in-process watchers start there).
 	OnDSN func(dsn string)
 
 	stats     Stats
+	local     *localCache   // nil: no local layer
+	tracker   *localTracker // follows Redis for local
 	breaker   breaker.Breaker
 	deadlines sharedDeadlines
 	// sessionSQL reads the namespace, with the settings RowSecurity names.
@@ -100,7 +105,21 @@ type Config struct {
 
 // Close stops the redeliverer (kept invalidations are then lost with the
 // process, as on a crash).
-func (c *Config) Close() { c.closed.Store(true) }
+func (c *Config) Close() {
+	c.closed.Store(true)
+	if c.tracker != nil {
+		c.tracker.close()
+	}
+}
+
+// SkipLocalHeartbeatForTesting serves local hits however long Redis has
+// not been heard from, so that tests can prove their checkers see the
+// stale reads that follow. Never use it otherwise.
+func (c *Config) SkipLocalHeartbeatForTesting(on bool) {
+	if c.local != nil {
+		c.local.skipHeartbeat.Store(on)
+	}
+}
 
 // DisableInvalidationForTesting switches invalidation off, so that tests can
 // prove their checkers see the stale reads that follow. Never use it
@@ -138,6 +157,11 @@ func (c *Config) Init() *Config {
 	c.sessionSQL, c.sessionSettings = sessionQuery(c.RowSecurity)
 	c.nativeKey = fmt.Sprintf("cacheops/%p", c)
 	c.hooksTimed = c.Hooks.timed()
+	if c.Local.MaxStaleness > 0 && c.Store != nil {
+		c.local = newLocalCache(c.Local)
+		c.Store.OnInvalidated(c.local.invalidated)
+		c.tracker = startLocalTracker(c, c.local)
+	}
 	return c
 }
 
@@ -149,6 +173,9 @@ func (c *Config) Stats() StatsSnapshot {
 	s := c.stats.snapshot()
 	s.BreakerOpen = c.breaker.IsOpen()
 	s.WatchLag = c.watchLagSnapshot()
+	if c.local != nil {
+		s.LocalEntries, s.LocalBytes = c.local.size()
+	}
 	c.undeliveredMu.Lock()
 	s.UndeliveredStamps = len(c.undelivered)
 	c.undeliveredMu.Unlock()

@@ -16,8 +16,10 @@ type Event struct {
 	Tables []string
 	// Key is the entry's Redis key (reads).
 	Key string
-	// Bytes is the entry's size (Hit, Store).
+	// Bytes is the entry's size (Hit from Redis, Store).
 	Bytes int
+	// Local: the hit was answered from process memory (Options.Local).
+	Local bool
 	// Stamps is the number of stamps an invalidation deleted or kept.
 	Stamps int
 	// Start and Duration time the Redis step: the lookup (Hit, Miss), the

@@ -95,6 +95,18 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 	if ctx.Err() != nil {
 		return f.run(ctx) // the database reports the cancellation as it would without cacheops
 	}
+	lc := c.cfg.local
+	var seq0 uint64
+	if lc != nil && !ctl.refresh {
+		if v, ok := lc.get(key); ok {
+			if rec, ok := v.(T); ok && f.fits(rec) {
+				stats.LocalHits.Add(1)
+				call(ctx, c.cfg.Hooks.Hit, Event{SQL: text, Tables: p.Deps, Key: key, Local: true}, c.cfg.since())
+				return f.replay(rec), nil
+			}
+		}
+		seq0 = lc.begin() // before the lookup: see localCache
+	}
 	if !c.cfg.breaker.Allow() {
 		stats.Passthrough.Add(1)
 		return f.run(ctx) // Redis is down: no call, no timeout to wait for
@@ -149,6 +161,9 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 		if err == nil {
 			stats.Hits.Add(1)
 			call(ctx, c.cfg.Hooks.Hit, Event{SQL: text, Tables: p.Deps, Key: key, Bytes: len(payload)}, start)
+			if lc != nil {
+				lc.put(key, rec, stamps, seq0, len(payload), ctl.ttl)
+			}
 			return f.replay(rec), nil
 		}
 		stats.DecodeErrors.Add(1)

@@ -14,12 +14,19 @@ type Stats struct {
 	Ambiguous, Unreplicated                            atomic.Int64
 	Skipped, Refreshes                                 atomic.Int64
 	WatchBehind                                        atomic.Int64
+	LocalHits                                          atomic.Int64
 }
 
 // StatsSnapshot is a point-in-time copy of Stats.
 type StatsSnapshot struct {
 	// Hits are reads answered from Redis.
 	Hits int64
+	// LocalHits are reads answered from process memory (Options.Local).
+	LocalHits int64
+	// LocalEntries and LocalBytes are what the local layer holds now
+	// (bytes as counted against its MaxBytes).
+	LocalEntries int
+	LocalBytes   int64
 	// Misses are cacheable reads not answered from Redis.
 	Misses int64
 	// Shared are misses answered by another reader's query in this process
@@ -83,6 +90,6 @@ func (s *Stats) snapshot() StatsSnapshot {
 		DecodeErrors: s.DecodeErrors.Load(), Invalidations: s.Invalidations.Load(), CatalogLoads: s.CatalogLoads.Load(),
 		LockWaits: s.LockWaits.Load(), LockTimeouts: s.LockTimeouts.Load(), Ambiguous: s.Ambiguous.Load(),
 		Unreplicated: s.Unreplicated.Load(), Skipped: s.Skipped.Load(), Refreshes: s.Refreshes.Load(),
-		WatchBehind: s.WatchBehind.Load(),
+		WatchBehind: s.WatchBehind.Load(), LocalHits: s.LocalHits.Load(),
 	}
 }

@@ -51,6 +51,12 @@ type Stale struct {
 	Set   SchemesSet
 }
 
+// OnInvalidated makes every invalidation call fn with the stamps it was
+// given, after its round trip, whatever came of it (a process' local copies
+// of what the stamps guard must go once Redis has dropped the stamps: a
+// lookup that began before then may bring the old ones back).
+func (s *Store) OnInvalidated(fn func(stamps []string)) { s.onInvalidated.Store(&fn) }
+
 // Invalidate deletes stamps, any number of them. It returns those that may
 // not have been deleted.
 func (s *Store) Invalidate(ctx context.Context, stamps []string) ([]string, error) {
@@ -68,6 +74,9 @@ func (s *Store) Invalidate(ctx context.Context, stamps []string) ([]string, erro
 func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []string) (stale []Stale, undelivered []string, err error) {
 	if len(stamps) == 0 && len(checks) == 0 {
 		return nil, nil, nil
+	}
+	if f := s.onInvalidated.Load(); f != nil {
+		defer (*f)(stamps) // once Redis has answered (or not): see OnInvalidated
 	}
 	rdb, cluster := s.client.get()
 	type part struct {

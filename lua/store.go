@@ -51,6 +51,8 @@ type Store struct {
 	waitReplicas int
 	replicas     sync.Map // node address → replicaCount, for WAIT
 	nodes        sync.Map // cluster node address → *breaker.Breaker, for invalidations
+	// onInvalidated is told of every invalidation (OnInvalidated).
+	onInvalidated atomic.Pointer[func(stamps []string)]
 }
 
 // NewStore returns a Store on rdb. A *redis.Client that turns out to talk

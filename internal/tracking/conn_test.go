@@ -1,0 +1,153 @@
+package tracking
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// server is the test Redis and a client of it.
+func server(t *testing.T) (*redis.Client, func(ctx context.Context) (net.Conn, error)) {
+	url := os.Getenv("CACHEOPS_TEST_REDIS")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/9"
+	}
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(o)
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		t.Skipf("no Redis: %v", err)
+	}
+	dial := func(ctx context.Context) (net.Conn, error) { return o.Dialer(ctx, o.Network, o.Addr) }
+	if o.Dialer == nil {
+		var d net.Dialer
+		dial = func(ctx context.Context) (net.Conn, error) { return d.DialContext(ctx, "tcp", o.Addr) }
+	}
+	return rdb, dial
+}
+
+// heard collects what a connection is told.
+type heard struct {
+	mu   sync.Mutex
+	keys []string
+	all  int
+}
+
+func (h *heard) invalidated(keys []string, all bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.keys = append(h.keys, keys...)
+	if all {
+		h.all++
+	}
+}
+
+func (h *heard) has(k string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Contains(h.keys, k)
+}
+
+func TestAChangeIsToldBeforeTheNextPong(t *testing.T) {
+	rdb, dial := server(t)
+	ctx := context.Background()
+	prefix := fmt.Sprintf("test:tracking:%d:", time.Now().UnixNano())
+	t.Cleanup(func() { rdb.Del(ctx, prefix+"a", prefix+"b", "x"+prefix) })
+	var h heard
+	c, err := Dial(ctx, Options{Dial: dial, Password: rdb.Options().Password, Username: rdb.Options().Username, Prefixes: []string{prefix}, Invalidated: h.invalidated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 200 {
+		key := prefix + "a"
+		if i%2 == 1 {
+			key = prefix + "b"
+		}
+		if err := rdb.Set(ctx, key, i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		rdb.Set(ctx, "x"+prefix, i, 0) // not under the prefix
+		h.mu.Lock()
+		h.keys = nil
+		h.mu.Unlock()
+		// The write above has been answered, so its message was written
+		// before this PING's reply.
+		if i > 0 {
+			if err := rdb.Set(ctx, key, i, 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := c.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && !h.has(key) {
+			t.Fatalf("round %d: a change to %s answered before the PING was not told before its reply", i, key)
+		}
+		if h.has("x" + prefix) {
+			t.Fatal("a key outside the prefix was told")
+		}
+	}
+}
+
+func TestALostConnectionSaysSo(t *testing.T) {
+	rdb, dial := server(t)
+	ctx := context.Background()
+	var h heard
+	c, err := Dial(ctx, Options{Dial: dial, Password: rdb.Options().Password, Username: rdb.Options().Username, Prefixes: []string{"test:tracking:lost:"}, Invalidated: h.invalidated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	id, err := c.Do(ctx, "CLIENT", "ID")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.ClientKillByFilter(ctx, "ID", fmt.Sprint(id)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("a killed connection was not noticed")
+	}
+	if err := c.Ping(ctx); err == nil {
+		t.Fatal("a PING on a lost connection succeeded")
+	}
+	if c.Err() == nil {
+		t.Fatal("no reason for the loss")
+	}
+}
+
+func TestACallThatTimesOutLosesTheConnection(t *testing.T) {
+	rdb, dial := server(t)
+	ctx := context.Background()
+	var h heard
+	c, err := Dial(ctx, Options{Dial: dial, Password: rdb.Options().Password, Username: rdb.Options().Username, Prefixes: []string{"test:tracking:slow:"}, Invalidated: h.invalidated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	// DEBUG SLEEP may be disabled; a blocking pop on a key nobody pushes
+	// to answers late all the same.
+	if _, err := c.Do(short, "BLPOP", "test:tracking:slow:never", "1"); err == nil {
+		t.Fatal("a call answered after its deadline succeeded")
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("a reply still to come would be taken for the next call's")
+	}
+}
