@@ -50,7 +50,7 @@ profile: services
 ## torture: the consistency torture test for as long as asked (make torture DURATION=10m).
 DURATION ?= 2m
 torture: services
-	CACHEOPS_TORTURE=$(DURATION) $(GO) test -race -count=1 -timeout 0 -run '^TestTorture(OnCluster|OnClusterFailover|Watched)?$$' -v .
+	CACHEOPS_TORTURE=$(DURATION) $(GO) test -race -count=1 -timeout 0 -run '^TestTorture(OnCluster|OnClusterFailover|Watched|Local)?$$' -v .
 
 services:
 	@bash scripts/services.sh

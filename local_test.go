@@ -2,9 +2,7 @@ package cacheops_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -196,16 +194,13 @@ type redisProxy struct {
 	stall  chan struct{} // non-nil: tracking replies wait until it closes
 }
 
-func newRedisProxy(t *testing.T) *redisProxy {
-	u, err := url.Parse(testRedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
+// newRedisProxy is a proxy to the Redis at address target.
+func newRedisProxy(t *testing.T, target string) *redisProxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &redisProxy{ln: ln, target: u.Host}
+	p := &redisProxy{ln: ln, target: target}
 	t.Cleanup(func() { ln.Close(); p.release() })
 	go p.serve()
 	return p
@@ -290,8 +285,8 @@ func TestLocalAStalledTrackingConnectionClosesTheLayer(t *testing.T) {
 	const bound = 100 * time.Millisecond
 	for _, skip := range []bool{false, true} {
 		t.Run(fmt.Sprintf("skip heartbeat %v", skip), func(t *testing.T) {
-			proxy := newRedisProxy(t)
 			u, _ := url.Parse(testRedisURL())
+			proxy := newRedisProxy(t, u.Host)
 			db := strings.TrimPrefix(u.Path, "/")
 			o, err := redis.ParseURL("redis://" + proxy.ln.Addr().String() + "/" + db)
 			if err != nil {
@@ -318,6 +313,3 @@ func TestLocalAStalledTrackingConnectionClosesTheLayer(t *testing.T) {
 		})
 	}
 }
-
-var _ = io.EOF
-var _ = context.Background

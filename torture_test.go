@@ -2,6 +2,7 @@ package cacheops_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -82,6 +83,7 @@ type tEvent struct {
 	End   int64  `json:"e"`
 	Rows  []tRow `json:"r"`
 	How   string `json:"h,omitempty"` // a read: how it was served (hit or miss, and its key)
+	Proc  string `json:"p,omitempty"` // the process: "" this one, "helper" the second
 }
 
 type tortureLog struct {
@@ -125,7 +127,7 @@ func TestTorture(t *testing.T) {
 		return // this process is the second one, driven by tortureHelper
 	}
 	srv := startRedis(t)
-	runTorture(t, srv.url(), srv.restart, func() bool { return srv.restarts.Load() == 1 })
+	runTorture(t, tortureRun{url: srv.url(), disrupt: srv.restart, disrupted: func() bool { return srv.restarts.Load() == 1 }})
 }
 
 // The same on a 3-master Redis Cluster, one master restarted mid-run (it
@@ -136,7 +138,7 @@ func TestTortureOnCluster(t *testing.T) {
 	}
 	cluster := startCluster(t)
 	srv := cluster.nodes[1]
-	runTorture(t, cluster.url(), srv.restart, func() bool { return srv.restarts.Load() == 1 })
+	runTorture(t, tortureRun{url: cluster.url(), disrupt: srv.restart, disrupted: func() bool { return srv.restarts.Load() == 1 }})
 }
 
 // And on a cluster with a replica per master, one master killed mid-run:
@@ -154,20 +156,44 @@ func TestTortureOnClusterFailover(t *testing.T) {
 		defer rc.Close()
 		return strings.Contains(rc.Info(context.Background(), "replication").Val(), "role:master")
 	}
-	runTorture(t, cluster.url(), func(t *testing.T) {
+	runTorture(t, tortureRun{url: cluster.url(), disrupt: func(t *testing.T) {
 		cluster.nodes[1].stop()
 		killed.Store(true)
-	}, func() bool { return killed.Load() && promoted() })
+	}, disrupted: func() bool { return killed.Load() && promoted() }})
 }
 
-// runTorture runs the workload in two processes against the Redis at url,
-// disrupting it once mid-run, and checks the history; disrupted reports
-// whether the disruption happened as meant.
-func runTorture(t *testing.T, url string, disrupt func(*testing.T), disrupted func() bool) {
+// tortureRun is a torture run: the workload in two processes against the
+// Redis at url, disrupted once mid-run (disrupted reports whether the
+// disruption happened as meant).
+type tortureRun struct {
+	url       string
+	disrupt   func(*testing.T)
+	disrupted func() bool
+	// mainURL is this process' way to the Redis at url (a proxy), if any.
+	mainURL string
+	// otherBound is how late a write of one process is promised to the
+	// other's reads (their local layer's MaxStaleness).
+	otherBound time.Duration
+	// during disrupts more while the run lasts; tweaks change this
+	// process' cache.
+	during func(ctx context.Context, log *tortureLog)
+	tweaks []tortureTweak
+	// dur: zero, tortureDuration().
+	dur time.Duration
+	// wantStale: the run is meant to be stale (its checker must say so).
+	wantStale bool
+}
+
+// runTorture makes the run and checks the history.
+func runTorture(t *testing.T, run tortureRun) {
 	e := newEnv(t)
 	e.outOfBand(tortureSchema)
 	prefix := fmt.Sprintf("torture:%d:", time.Now().UnixNano())
-	dur := tortureDuration()
+	dur := run.dur
+	if dur == 0 {
+		dur = tortureDuration()
+	}
+	url := run.url
 
 	// The second process: this test binary again, running the same workload.
 	logPath := filepath.Join(t.TempDir(), "helper.jsonl")
@@ -183,23 +209,34 @@ func runTorture(t *testing.T, url string, disrupt func(*testing.T), disrupted fu
 	}
 
 	log := &tortureLog{}
-	cache := tortureWorkload(t, url, prefix, withSearchPath(testDSN(), e.schema), dur, 2*tortureBulkRows, log, func(ctx context.Context) {
+	mainURL := cmp.Or(run.mainURL, url)
+	cache := tortureWorkload(t, mainURL, prefix, withSearchPath(testDSN(), e.schema), dur, 2*tortureBulkRows, log, func(ctx context.Context) {
 		go deleteKeys(ctx, url, prefix)
+		if run.during != nil {
+			go run.during(ctx, log)
+		}
 		go func() { // disrupt Redis once, mid-run
 			select {
 			case <-time.After(dur * 2 / 5):
 				now := time.Now().UnixNano()
-				disrupt(t)
+				run.disrupt(t)
 				log.add(tEvent{Kind: "x", Query: "Redis disrupted", Start: now, End: time.Now().UnixNano()})
 			case <-ctx.Done():
 			}
 		}()
-	})
+	}, run.tweaks...)
 	if err := helper.Wait(); err != nil {
 		t.Fatalf("second process: %v", err)
 	}
 	events := append(log.snapshot(), readLog(t, logPath)...)
-	violations, reads := checkHistory(events, 0)
+	violations, reads := checkHistoryBounds(events, 0, run.otherBound)
+	if run.wantStale {
+		if len(violations) == 0 {
+			t.Fatalf("no stale read found in %d reads of a run meant to be stale: the checker proves nothing (stats %+v)", reads, cache.Stats())
+		}
+		t.Logf("%d stale reads found in %d, as meant; the first: %s", len(violations), reads, violations[0])
+		return
+	}
 	for i, v := range violations {
 		if i < 10 {
 			t.Error(v)
@@ -215,11 +252,14 @@ func runTorture(t *testing.T, url string, disrupt func(*testing.T), disrupted fu
 	if b, err := os.ReadFile(logPath + ".stats"); err != nil || json.Unmarshal(b, &helperStats) != nil {
 		t.Fatalf("the second process's stats: %v", err)
 	}
-	if !disrupted() || s.RedisErrors+helperStats.RedisErrors == 0 {
+	if !run.disrupted() || s.RedisErrors+helperStats.RedisErrors == 0 {
 		t.Fatalf("Redis was not disrupted under load: stats %+v and %+v", s, helperStats)
 	}
-	if s.Hits == 0 || s.Invalidations == 0 || reads < 100 {
+	if s.Hits+s.LocalHits == 0 || s.Invalidations == 0 || reads < 100 {
 		t.Fatalf("the run proved little: %d reads checked, stats %+v", reads, s)
+	}
+	if run.otherBound > 0 && (s.LocalHits == 0 || helperStats.LocalHits == 0) {
+		t.Fatalf("a local run served no local hits: stats %+v and %+v", s, helperStats)
 	}
 	// The rare kinds of write are forced early; a cluster run, slower, may
 	// see one of them not commit (an abandoned write given up in time): the
@@ -254,7 +294,7 @@ func TestTortureCheckerCatchesMissingInvalidation(t *testing.T) {
 	e.outOfBand(tortureSchema)
 	log := &tortureLog{}
 	tortureWorkload(t, testRedisURL(), fmt.Sprintf("torture-off:%d:", time.Now().UnixNano()), withSearchPath(testDSN(), e.schema), 3*time.Second, 0, log,
-		func(context.Context) {}, func(c *cacheops.Cache) { cacheops.DisableInvalidationForTesting(c, true) })
+		func(context.Context) {}, tortureTweak{cache: func(c *cacheops.Cache) { cacheops.DisableInvalidationForTesting(c, true) }})
 	if violations, reads := checkHistory(log.snapshot(), 0); len(violations) == 0 {
 		t.Fatalf("no violation found in %d reads with invalidation off: the checker proves nothing", reads)
 	}
@@ -318,17 +358,30 @@ var tortureQueries = []tortureQuery{
 // tortureWorkload runs readers and writers against the table until dur has
 // passed, logging every read and committed write.
 func tortureWorkload(t *testing.T, redisURL, prefix, dsn string, dur time.Duration, maxCaptured int, log *tortureLog,
-	extra func(context.Context), tweak ...func(*cacheops.Cache)) *cacheops.Cache {
+	extra func(context.Context), tweaks ...tortureTweak) *cacheops.Cache {
 	rdb := testRedisClient(redisURL, true) // let the outage show
 	t.Cleanup(func() { rdb.Close() })
 	waitReplicas, _ := strconv.Atoi(os.Getenv("CACHEOPS_TORTURE_WAIT_REPLICAS"))
-	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, RedisTimeout: time.Second,
-		MaxCapturedRows: maxCaptured, AmbiguousDelay: tortureAmbiguousDelay, WaitReplicas: waitReplicas, Hooks: tortureHooks(log)})
+	opts := cacheops.Options{Redis: rdb, Prefix: prefix, RedisTimeout: time.Second,
+		MaxCapturedRows: maxCaptured, AmbiguousDelay: tortureAmbiguousDelay, WaitReplicas: waitReplicas, Hooks: tortureHooks(log)}
+	if d, err := time.ParseDuration(os.Getenv("CACHEOPS_TORTURE_LOCAL")); err == nil {
+		opts.Local.MaxStaleness = d // the second process of a local run
+	}
+	for _, tw := range tweaks {
+		if tw.opts != nil {
+			tw.opts(&opts)
+		}
+	}
+	cache, err := cacheops.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range tweak {
-		f(cache)
+	readOnly := false
+	for _, tw := range tweaks {
+		if tw.cache != nil {
+			tw.cache(cache)
+		}
+		readOnly = readOnly || tw.readOnly
 	}
 	db, err := cache.OpenDB(dsn)
 	if err != nil {
@@ -360,6 +413,9 @@ func tortureWorkload(t *testing.T, redisURL, prefix, dsn string, dur time.Durati
 			r := rand.New(rand.NewPCG(seed, 3))
 			for ctx.Err() == nil {
 				var err error
+				if seed == 200 && readOnly {
+					return
+				}
 				if seed == 200 {
 					if err = tortureWritePgx(ctx, pool, r, log); retryable(err) || ctx.Err() != nil {
 						err = nil
@@ -387,7 +443,7 @@ func tortureWorkload(t *testing.T, redisURL, prefix, dsn string, dur time.Durati
 			}
 		}(uint64(i))
 	}
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 3 && !readOnly; i++ {
 		wg.Add(1)
 		go func(seed uint64) {
 			defer wg.Done()
@@ -409,6 +465,14 @@ func tortureWorkload(t *testing.T, redisURL, prefix, dsn string, dur time.Durati
 		t.Fatal(err)
 	}
 	return cache
+}
+
+// tortureTweak changes a torture process' options, or its cache once made;
+// readOnly makes it write nothing (its reads meet only the other's writes).
+type tortureTweak struct {
+	opts     func(*cacheops.Options)
+	cache    func(*cacheops.Cache)
+	readOnly bool
 }
 
 // retryable: PostgreSQL gave up on the write (deadlock, serialization);
@@ -674,40 +738,53 @@ func lastPerID(rows []tRow) []tRow {
 
 // checkHistory checks every read against every committed write.
 func checkHistory(events []tEvent, outsideBound time.Duration) (violations []string, reads int) {
+	return checkHistoryBounds(events, outsideBound, 0)
+}
+
+// checkHistoryBounds checks every read against every committed write; a
+// write made by another process than the read's is promised to it
+// otherBound after it returned (a local layer's MaxStaleness).
+func checkHistoryBounds(events []tEvent, outsideBound, otherBound time.Duration) (violations []string, reads int) {
 	byID := map[int][]tWrite{}
 	for _, ev := range events {
 		if ev.Kind == "w" {
 			for _, r := range ev.Rows {
-				byID[r.ID] = append(byID[r.ID], tWrite{ev.Start, ev.End, r, ev.Query})
+				byID[r.ID] = append(byID[r.ID], tWrite{ev.Start, ev.End, r, ev.Query, ev.Proc})
 			}
 		}
 	}
 	for id := range byID {
 		sort.Slice(byID[id], func(i, j int) bool { return byID[id][i].end < byID[id][j].end })
 	}
-	// promised is when a write is promised to readers: when it returned,
-	// or for a write made outside cacheops (its kind starts with "outside")
-	// outsideBound later (the watcher's bound).
-	promised := func(w tWrite) int64 {
+	// promised is when a write is promised to a reader in process proc:
+	// when it returned, or for a write made outside cacheops (its kind
+	// starts with "outside") outsideBound later (the watcher's bound), and
+	// otherBound later still for a write of another process.
+	promised := func(w tWrite, proc string) int64 {
+		end := w.end
 		if strings.HasPrefix(w.kind, "outside") {
-			return w.end + int64(outsideBound)
+			end += int64(outsideBound)
 		}
-		return w.end
+		if w.proc != proc {
+			end += int64(otherBound)
+		}
+		return end
 	}
-	// before returns the state of id promised before t: the highest version
-	// whose write was promised before t (versions only grow), and its group.
-	before := func(id int, t int64) (ver, grp int, by string) {
+	// before returns the state of id promised before t to proc: the highest
+	// version whose write was promised before t (versions only grow), and
+	// its group.
+	before := func(id int, t int64, proc string) (ver, grp int, by string) {
 		grp = id % 4
 		for _, w := range byID[id] {
-			if promised(w) < t && w.row.Ver >= ver {
+			if promised(w, proc) < t && w.row.Ver >= ver {
 				ver, grp, by = w.row.Ver, w.row.Grp, fmt.Sprintf("%s %s before", w.kind, time.Duration(t-w.end))
 			}
 		}
 		return ver, grp, by
 	}
-	overlaps := func(id int, s, e int64) bool {
+	overlaps := func(id int, s, e int64, proc string) bool {
 		for _, w := range byID[id] {
-			if w.start < e && promised(w) > s {
+			if w.start < e && promised(w, proc) > s {
 				return true
 			}
 		}
@@ -721,13 +798,13 @@ func checkHistory(events []tEvent, outsideBound time.Duration) (violations []str
 		seen := map[int]bool{}
 		for _, r := range ev.Rows {
 			seen[r.ID] = true
-			if ver, _, by := before(r.ID, ev.Start); r.Ver < ver {
+			if ver, _, by := before(r.ID, ev.Start, ev.Proc); r.Ver < ver {
 				violations = append(violations, fmt.Sprintf("%s read saw row %d at version %d; version %d had committed before it started (%s)", ev.Query, r.ID, r.Ver, ver, by)+explainStale(events, byID[r.ID], ev, ver))
 			}
 		}
 		if ev.Query == "group" {
 			for id := 1; id <= tortureRows; id++ {
-				if _, grp, _ := before(id, ev.Start); grp == ev.Arg && !seen[id] && !overlaps(id, ev.Start, ev.End) {
+				if _, grp, _ := before(id, ev.Start, ev.Proc); grp == ev.Arg && !seen[id] && !overlaps(id, ev.Start, ev.End, ev.Proc) {
 					violations = append(violations, fmt.Sprintf("group %d read missed row %d, in the group since before it started", ev.Arg, id))
 				}
 			}
@@ -750,6 +827,7 @@ func readLog(t *testing.T, path string) []tEvent {
 		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 			t.Fatal(err)
 		}
+		ev.Proc = "helper"
 		out = append(out, ev)
 	}
 	return out

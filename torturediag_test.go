@@ -20,6 +20,7 @@ type tWrite struct {
 	start, end int64
 	row        tRow
 	kind       string
+	proc       string // the process that made it
 }
 
 // howKey carries a read's *string, which the hooks set to how it was served.
@@ -31,6 +32,9 @@ func tortureHooks(log *tortureLog) cacheops.Hooks {
 		return func(ctx context.Context, e cacheops.Event) {
 			if d, ok := ctx.Value(howKey{}).(*string); ok {
 				*d = how + " " + e.Key
+				if e.Local {
+					*d = "local " + *d
+				}
 			}
 		}
 	}
