@@ -46,4 +46,20 @@ func TestOptionsFromEnvironment(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Fatal("New accepted a bad CACHEOPS_TTL")
 	}
+	t.Setenv("CACHEOPS_TTL", "")
+	t.Setenv("CACHEOPS_LOCAL", "250ms")
+	o = Options{}
+	if err := fromEnvironment(&o); err != nil || o.Local.MaxStaleness != 250*time.Millisecond {
+		t.Fatalf("CACHEOPS_LOCAL=250ms: %+v %v", o.Local, err)
+	}
+	o = Options{Local: LocalOptions{MaxStaleness: time.Second}}
+	if err := fromEnvironment(&o); err != nil || o.Local.MaxStaleness != time.Second {
+		t.Fatalf("CACHEOPS_LOCAL overrode Options: %+v", o.Local)
+	}
+	for _, bad := range []string{"soon", "-1s"} {
+		t.Setenv("CACHEOPS_LOCAL", bad)
+		if _, err := New(Options{}); err == nil {
+			t.Fatalf("New accepted CACHEOPS_LOCAL=%s", bad)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package cacheops_test
 
 import (
 	"bytes"
+	"database/sql"
 	"fmt"
 	"net"
 	"net/url"
@@ -311,5 +312,41 @@ func TestLocalAStalledTrackingConnectionClosesTheLayer(t *testing.T) {
 				t.Fatalf("with the heartbeat check off the stalled connection should have served the old %q, read %q: the test proves nothing", old, got)
 			}
 		})
+	}
+}
+
+// A local hit returns exactly what the database returns, through both APIs:
+// values, Go types, raw bytes, column descriptions and the command tag.
+func TestLocalHitReturnsExactlyWhatAMissReturns(t *testing.T) {
+	e := newFixture(t, withLocal(time.Minute, 0))
+	q := `SELECT id, title, 1.50::numeric AS n, '2026-11-23 10:00:00+05:30'::timestamptz AS at,
+	  ARRAY[1, NULL, 3] AS arr, '{"a": [1, 2]}'::jsonb AS doc, NULL::text AS none, visible
+	  FROM post WHERE category_id = $1 ORDER BY id`
+	pool, raw := e.pools()
+	want := describePgx(t, raw, q, 3)
+	for range 2 {
+		describePgx(t, pool, q, 3) // a miss, then a Redis hit
+	}
+	before := e.cache.Stats().LocalHits
+	for range 3 {
+		if got := describePgx(t, pool, q, 3); got != want {
+			t.Fatalf("pgx: a local hit returned\n%s\nthe database\n%s", got, want)
+		}
+	}
+	if e.cache.Stats().LocalHits == before {
+		t.Fatal("pgx: no local hit")
+	}
+	query := func(db *sql.DB) *sql.Rows {
+		rs, err := db.Query(q, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	wantSQL := describe(t, query(e.direct))
+	localHit(t, e.cache, e.db, q, 3)
+	before = e.cache.Stats().LocalHits
+	if got := describe(t, query(e.db)); got != wantSQL || e.cache.Stats().LocalHits != before+1 {
+		t.Fatalf("database/sql: a local hit returned\n%s\nthe database\n%s", got, wantSQL)
 	}
 }
