@@ -3,6 +3,7 @@ package cacheops_test
 import (
 	"fmt"
 	"testing"
+	"time"
 )
 
 // Hit, miss and direct-pgx latency of a point query and a 100-row result, as
@@ -72,6 +73,41 @@ func BenchmarkPoolRead(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				pgxRead(b, db, q, 1)
+			}
+		})
+	}
+}
+
+// A local hit (Options.Local) of a point query, through database/sql and
+// through the pgx pool, with allocations.
+func BenchmarkLocalRead(b *testing.B) {
+	e := newFixture(b, withLocal(time.Second, 0))
+	const q = "SELECT id, title, category_id, visible FROM post WHERE id = $1"
+	pool, _ := e.pools()
+	for _, api := range []string{"sql", "pgx"} {
+		b.Run(api, func(b *testing.B) {
+			read := func() {
+				if api == "sql" {
+					rows(b, e.db, q, 1)
+				} else {
+					pgxRead(b, pool, q, 1)
+				}
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				before := e.cache.Stats().LocalHits
+				read()
+				if e.cache.Stats().LocalHits > before {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatal("no local hit")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				read()
 			}
 		})
 	}

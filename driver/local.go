@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/cacheops/cacheops/serialize"
 )
 
 // LocalOptions turn on the local layer: results kept in process memory,
@@ -18,8 +20,8 @@ type LocalOptions struct {
 	// MaxStaleness before it started. Zero: the local layer is off.
 	MaxStaleness time.Duration
 	// MaxBytes bounds the memory the local layer holds (estimated from
-	// the entries' sizes in Redis); the least recently used entries go
-	// first. Zero: 64 MiB.
+	// each entry's rows, values and stamps); the least recently used
+	// entries go first. Zero: 64 MiB.
 	MaxBytes int64
 }
 
@@ -27,15 +29,41 @@ type LocalOptions struct {
 const DefaultLocalMaxBytes = 64 << 20
 
 const (
-	// localShards spreads the local entries over locks.
-	localShards = 64
+	// localShards spreads the local entries over up to this many locks,
+	// each bounding at least localShardMin bytes (an entry larger than its
+	// shard's bound is not kept).
+	localShards   = 64
+	localShardMin = 256 << 10
 	// localBuckets is how many stamp hashes remember their last
 	// invalidation; two stamps in one bucket only cost a refused insert.
 	localBuckets = 1 << 12
-	// localEntryOverhead is what an entry costs besides its payload's size
-	// (its decoded form roughly doubles that).
+	// localEntryOverhead is what an entry costs besides its result and its
+	// stamps: the LRU's element and map slot, the entry itself.
 	localEntryOverhead = 256
 )
+
+// localSize estimates the memory an entry holds: its decoded result (which
+// keeps the payload: text values slice it), the stamps and their places in
+// the index. The bench checks it against the Go heap.
+func localSize(rec any, payload int, stamps []string) int64 {
+	n := localEntryOverhead + payload
+	switch r := rec.(type) {
+	case *serialize.Result:
+		n += 64 * len(r.Columns)
+		for _, row := range r.Rows {
+			n += 24 + 32*len(row) // the row's slice, each value's interface and box
+		}
+	case *serialize.Wire:
+		n += 128 * len(r.Fields)
+		for _, row := range r.Rows {
+			n += 24 + 24*len(row) // the row's slice and each value's (the bytes are counted in payload)
+		}
+	}
+	for _, st := range stamps {
+		n += 16 + len(st) + 96 // the string, and its key in the stamp's index set
+	}
+	return int64(n)
+}
 
 // localCache is the local layer's memory. Its entries are decoded results,
 // each with the stamps it depends on. An invalidation (told by Redis, or
@@ -62,7 +90,7 @@ type localCache struct {
 	// skipHeartbeat serves local hits however old the heartbeat is (a test
 	// proves its checker sees what follows).
 	skipHeartbeat atomic.Bool
-	shards        [localShards]localShard
+	shards        []localShard
 }
 
 type localShard struct {
@@ -81,13 +109,14 @@ type localEntry struct {
 }
 
 func newLocalCache(o LocalOptions) *localCache {
-	max := o.MaxBytes
-	if max <= 0 {
-		max = DefaultLocalMaxBytes
+	maxBytes := o.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultLocalMaxBytes
 	}
 	lc := &localCache{maxStale: o.MaxStaleness, seed: maphash.MakeSeed(), base: time.Now()}
+	lc.shards = make([]localShard, min(localShards, max(1, maxBytes/localShardMin)))
 	for i := range lc.shards {
-		lc.shards[i].max = max / localShards
+		lc.shards[i].max = maxBytes / int64(len(lc.shards))
 		lc.shards[i].reset()
 	}
 	return lc
@@ -115,7 +144,7 @@ func (s *localShard) evicted(key string, e *localEntry) {
 func (lc *localCache) now() int64 { return int64(time.Since(lc.base)) }
 
 func (lc *localCache) shard(key string) *localShard {
-	return &lc.shards[maphash.String(lc.seed, key)%localShards]
+	return &lc.shards[maphash.String(lc.seed, key)%uint64(len(lc.shards))]
 }
 
 func (lc *localCache) bucket(stamp string) *atomic.Uint64 {
@@ -155,11 +184,11 @@ func (lc *localCache) begin() uint64 { return lc.seq.Load() }
 
 // put keeps rec, read from Redis valid for stamps by a lookup that began at
 // seq0, unless one of its stamps was invalidated since.
-func (lc *localCache) put(key string, rec any, stamps []string, seq0 uint64, size int, ttl time.Duration) {
+func (lc *localCache) put(key string, rec any, stamps []string, seq0 uint64, payload int, ttl time.Duration) {
 	if !lc.open() {
 		return // the tracking connections may not be there to drop it
 	}
-	e := &localEntry{rec: rec, stamps: stamps, size: int64(size)*2 + localEntryOverhead, expires: lc.now() + int64(ttl)}
+	e := &localEntry{rec: rec, stamps: stamps, size: localSize(rec, payload, stamps), expires: lc.now() + int64(ttl)}
 	s := lc.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -115,7 +115,7 @@ func TestLocalMemoryIsBounded(t *testing.T) {
 	if n, bytes := lc.size(); n != 0 || bytes != 0 {
 		t.Fatalf("%d entries, %d bytes left", n, bytes)
 	}
-	for i := range localShards {
+	for i := range lc.shards {
 		if len(lc.shards[i].byStamp) != 0 {
 			t.Fatalf("shard %d indexes %d stamps of evicted entries", i, len(lc.shards[i].byStamp))
 		}

@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"database/sql/driver"
+	"unsafe"
 
 	"github.com/cacheops/cacheops/keys"
 )
@@ -43,8 +44,15 @@ func statement[R, T any](c *Conn, ctx context.Context, p *plan, text, ns string,
 		ctl := c.readControl(ctx, p)
 		if ctl.skip {
 			c.cfg.stats.Skipped.Add(1)
+		} else if c.cfg.local != nil {
+			// The local layer keys results by the call's material itself:
+			// the hash is only needed if it misses.
+			buf := append(make([]byte, 0, 256), p.entryPrefix...)
+			if mat, ok := keys.EntryMaterial(append(buf, 0), c.sess.namespace+ns, p.keyText(text), args); ok {
+				return cachedRead(c, ctx, p, text, "", localCall{p.entryPrefix, mat}, args, ctl, f)
+			}
 		} else if key, ok := keys.EntryKey(p.entryPrefix, c.sess.namespace+ns, p.keyText(text), args); ok {
-			return cachedRead(c, ctx, p, text, key, args, ctl, f)
+			return cachedRead(c, ctx, p, text, key, localCall{}, args, ctl, f)
 		}
 	}
 	c.cfg.stats.Passthrough.Add(1)
@@ -88,24 +96,41 @@ func (c *Conn) usesCache(ctx context.Context) bool {
 	return !c.cfg.cacheBlocked(ctx, c.sess.db)
 }
 
-// cachedRead answers from Redis on a valid hit; otherwise it runs the query
-// and records the result for a guarded store. Both APIs' reads come here.
-func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key string, args []driver.NamedValue, ctl readControl, f resultForm[R, T]) (R, error) {
+// localCall is a call read through the local layer: its entry's prefix and
+// its material (keys.EntryMaterial, after the prefix and a zero byte).
+type localCall struct {
+	prefix string
+	mat    []byte
+}
+
+// cachedRead answers from the local layer or Redis on a valid hit;
+// otherwise it runs the query and records the result for a guarded store.
+// Both APIs' reads come here, with the entry's key or, through the local
+// layer, the call (the key is made if it misses).
+func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key string, lcall localCall, args []driver.NamedValue, ctl readControl, f resultForm[R, T]) (R, error) {
 	stats := &c.cfg.stats
 	if ctx.Err() != nil {
 		return f.run(ctx) // the database reports the cancellation as it would without cacheops
 	}
-	lc := c.cfg.local
+	var lkey string
 	var seq0 uint64
-	if lc != nil && !ctl.refresh {
-		if v, ok := lc.get(key); ok {
-			if rec, ok := v.(T); ok && f.fits(rec) {
-				stats.LocalHits.Add(1)
-				call(ctx, c.cfg.Hooks.Hit, Event{SQL: text, Tables: p.Deps, Key: key, Local: true}, c.cfg.since())
-				return f.replay(rec), nil
+	lc := c.cfg.local
+	if k := lcall; k.mat != nil {
+		// The material is never written again: it can be the map's key.
+		lkey = unsafe.String(unsafe.SliceData(k.mat), len(k.mat))
+		if !ctl.refresh {
+			if v, ok := lc.get(lkey); ok {
+				if rec, ok := v.(T); ok && f.fits(rec) {
+					stats.LocalHits.Add(1)
+					if c.cfg.Hooks.Hit != nil {
+						call(ctx, c.cfg.Hooks.Hit, Event{SQL: text, Tables: p.Deps, Key: keys.EntryKeyOf(k.prefix, k.mat[len(k.prefix)+1:]), Local: true}, c.cfg.since())
+					}
+					return f.replay(rec), nil
+				}
 			}
+			seq0 = lc.begin() // before the lookup: see localCache
 		}
-		seq0 = lc.begin() // before the lookup: see localCache
+		key = keys.EntryKeyOf(k.prefix, k.mat[len(k.prefix)+1:])
 	}
 	if !c.cfg.breaker.Allow() {
 		stats.Passthrough.Add(1)
@@ -161,8 +186,8 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 		if err == nil {
 			stats.Hits.Add(1)
 			call(ctx, c.cfg.Hooks.Hit, Event{SQL: text, Tables: p.Deps, Key: key, Bytes: len(payload)}, start)
-			if lc != nil {
-				lc.put(key, rec, stamps, seq0, len(payload), ctl.ttl)
+			if lkey != "" && !ctl.refresh {
+				lc.put(lkey, rec, stamps, seq0, len(payload), ctl.ttl)
 			}
 			return f.replay(rec), nil
 		}

@@ -24,22 +24,54 @@ func EntryKey(prefix, namespace, sql string, args []driver.NamedValue) (key stri
 	h := hashers.Get().(*entryHasher)
 	defer hashers.Put(h)
 	h.reset()
+	if !h.material(namespace, sql, args) {
+		return "", false
+	}
+	h.h.Write(h.buf)
+	return h.key(prefix), true
+}
+
+// EntryMaterial appends to buf what EntryKey hashes: an exact, canonical
+// encoding of the namespace, the text and the arguments (ok false as
+// EntryKey's). Equal materials are equal calls: a process may key results
+// by it without hashing (the local layer does).
+func EntryMaterial(buf []byte, namespace, sql string, args []driver.NamedValue) ([]byte, bool) {
+	h := &entryHasher{buf: buf}
+	ok := h.material(namespace, sql, args)
+	return h.buf, ok
+}
+
+// EntryKeyOf is EntryKey of a call whose EntryMaterial is m.
+func EntryKeyOf(prefix string, m []byte) string {
+	h := hashers.Get().(*entryHasher)
+	defer hashers.Put(h)
+	h.reset()
+	h.h.Write(m)
+	return h.key(prefix)
+}
+
+func (h *entryHasher) material(namespace, sql string, args []driver.NamedValue) bool {
 	h.str(namespace)
 	h.str(sql)
 	for _, a := range args {
 		h.buf = binary.AppendUvarint(h.buf, uint64(a.Ordinal))
 		if !h.value(reflect.ValueOf(a.Value), 0) {
-			return "", false
+			return false
 		}
 	}
-	h.h.Write(h.buf)
+	return true
+}
+
+func (h *entryHasher) key(prefix string) string {
 	var sum [sha256.Size]byte
 	h.h.Sum(sum[:0])
 	out := make([]byte, 0, len(prefix)+2+32)
 	out = append(append(out, prefix...), "e:"...)
-	return string(hex.AppendEncode(out, sum[:16])), true
+	return string(hex.AppendEncode(out, sum[:16]))
 }
 
+// entryHasher encodes a call's material into buf; with a hash, it hashes
+// buf as it grows (without, buf keeps it all).
 type entryHasher struct {
 	h   hash.Hash
 	buf []byte
@@ -53,7 +85,7 @@ func (h *entryHasher) reset() {
 }
 
 func (h *entryHasher) flush() {
-	if len(h.buf) > 4096 {
+	if h.h != nil && len(h.buf) > 4096 {
 		h.h.Write(h.buf)
 		h.buf = h.buf[:0]
 	}

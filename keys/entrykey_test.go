@@ -41,6 +41,9 @@ func TestEntryKeyIsDeterministic(t *testing.T) {
 		if k1 != k2 {
 			t.Fatalf("%v: %s != %s", c, k1, k2)
 		}
+		if m, ok := EntryMaterial(nil, "ns", "q", args(c...)); !ok || EntryKeyOf("p:", m) != k1 {
+			t.Fatalf("%v: the material's key is not the call's", c)
+		}
 		if prev, dup := seen[k1]; dup {
 			t.Fatalf("%v and %v share a key", prev, c)
 		}
@@ -74,6 +77,22 @@ func TestEntryKeySeparatesWhatDiffers(t *testing.T) {
 	}
 }
 
+// The key of a call's material is the call's key, for materials longer than
+// EntryKey hashes at once too.
+func TestEntryMaterialKeysAsTheCall(t *testing.T) {
+	long := string(make([]byte, 10000))
+	for _, vs := range [][]any{nil, {int64(1)}, {long}, {long, []string{long, "x"}, long}} {
+		k := key(t, "ns", "SELECT $1", vs...)
+		m, ok := EntryMaterial([]byte("reused"), "ns", "SELECT $1", args(vs...))
+		if !ok || EntryKeyOf("p:", m[len("reused"):]) != k {
+			t.Fatalf("%d args: the material's key is not the call's", len(vs))
+		}
+	}
+	if _, ok := EntryMaterial(nil, "ns", "q", args("today")); ok {
+		t.Fatal("a material for a call EntryKey refuses")
+	}
+}
+
 func TestEntryKeyRefusesWhatItCannotKey(t *testing.T) {
 	type opaque struct{ a int }
 	for _, v := range []any{opaque{1}, make(chan int), "today", " Now ", []byte("tomorrow"), []any{"yesterday"}} {
@@ -91,6 +110,9 @@ func FuzzEntryKey(f *testing.F) {
 		k2, ok2 := EntryKey("p:", ns, sql, a)
 		if k1 != k2 || ok1 != ok2 {
 			t.Fatal("not deterministic")
+		}
+		if m, ok := EntryMaterial(nil, ns, sql, a); ok != ok1 || ok && EntryKeyOf("p:", m) != k1 {
+			t.Fatal("the material's key is not the call's")
 		}
 	})
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/cacheops/cacheops"
 )
 
-var scale, watchBench *bool
+var scale, watchBench, localOnly *bool
 
 // settle waits for the cache's stores in flight (a miss's store is sent
 // after its rows), so that the entries in Redis are all there.
@@ -51,6 +51,7 @@ func main() {
 	rowsN := flag.Int("rows", 200000, "rows in the benchmark table")
 	watchBench = flag.Bool("watch", true, "measure the watcher (a PostgreSQL of its own with wal_level = logical)")
 	watchOnly := flag.Bool("watch-only", false, "only the watcher's tables")
+	localOnly = flag.Bool("local-only", false, "only the local layer's table")
 	startup := flag.Bool("startup", false, "only the parser row: process start to first query, parse time, binary size")
 	flag.Parse()
 	if *startup {
@@ -122,6 +123,9 @@ func run(dur time.Duration, n int) error {
 		{fmt.Sprintf("GROUP BY over %dk rows", n/1000), "SELECT category, count(*), sum(price), max(created) FROM cacheops_bench.items GROUP BY category ORDER BY category", nil},
 	}
 	fmt.Printf("cacheops-bench: %s per query, interleaved; PostgreSQL and Redis on loopback; %s\n", dur, time.Now().UTC().Format("2006-01-02"))
+	if *localOnly {
+		return benchLocal(ctx, dsn, direct, db, rdb, prefix, dur)
+	}
 	if err := benchTargets(ctx, direct, db, rdb, prefix, dur); err != nil {
 		return err
 	}
@@ -143,6 +147,9 @@ func run(dur time.Duration, n int) error {
 		return err
 	}
 	if err := benchConcurrency(ctx, direct, db, dur); err != nil {
+		return err
+	}
+	if err := benchLocal(ctx, dsn, direct, db, rdb, prefix, dur); err != nil {
 		return err
 	}
 	if *scale {

@@ -82,8 +82,8 @@ func Dial(ctx context.Context, opts Options) (*Conn, error) {
 }
 
 // Do sends a command and waits for its reply. A context that ends first
-// loses the connection: a reply still to come would be taken for the next
-// call's.
+// only stops the wait: the reply, when it comes, goes to the call's own
+// place in the queue and is dropped (a slow server is not a lost one).
 func (c *Conn) Do(ctx context.Context, args ...string) (any, error) {
 	slot := make(chan result, 1)
 	c.mu.Lock()
@@ -114,7 +114,6 @@ func (c *Conn) Do(ctx context.Context, args ...string) (any, error) {
 	case r := <-slot:
 		return r.v, r.err
 	case <-ctx.Done():
-		c.lose(ctx.Err())
 		return nil, ctx.Err()
 	case <-c.done:
 		select {
