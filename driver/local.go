@@ -42,16 +42,17 @@ const (
 	localEntryOverhead = 256
 )
 
-// localSize estimates the memory an entry holds: its decoded result (which
-// keeps the payload: text values slice it), the stamps and their places in
-// the index. The bench checks it against the Go heap.
-func localSize(rec any, payload int, stamps []string) int64 {
-	n := localEntryOverhead + payload
+// localSize estimates the memory an entry holds: its key (the call's
+// material), its decoded result (which keeps the payload: text values
+// slice it), the stamps and their places in the index. The bench checks it
+// against the Go heap.
+func localSize(key string, rec any, payload int, stamps []string) int64 {
+	n := localEntryOverhead + len(key) + payload
 	switch r := rec.(type) {
 	case *serialize.Result:
 		n += 64 * len(r.Columns)
 		for _, row := range r.Rows {
-			n += 24 + 32*len(row) // the row's slice, each value's interface and box
+			n += 32 + 40*len(row) // the row's slice, each value's interface and box
 		}
 	case *serialize.Wire:
 		n += 128 * len(r.Fields)
@@ -188,7 +189,7 @@ func (lc *localCache) put(key string, rec any, stamps []string, seq0 uint64, pay
 	if !lc.open() {
 		return // the tracking connections may not be there to drop it
 	}
-	e := &localEntry{rec: rec, stamps: stamps, size: localSize(rec, payload, stamps), expires: lc.now() + int64(ttl)}
+	e := &localEntry{rec: rec, stamps: stamps, size: localSize(key, rec, payload, stamps), expires: lc.now() + int64(ttl)}
 	s := lc.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -278,7 +278,12 @@ func cell(s []time.Duration) string {
 	return fmt.Sprintf("%s (p99 %s)", us(median(s)), us(pct(s, 99)))
 }
 
-func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }
+func us(d time.Duration) string {
+	if d < 10*time.Microsecond {
+		return fmt.Sprintf("%.1f µs", float64(d.Nanoseconds())/1000)
+	}
+	return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000)
+}
 
 // benchWrites times writes that invalidate: an autocommit UPDATE by primary
 // key and a transaction of three UPDATEs, interleaved with the same through
