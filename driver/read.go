@@ -131,6 +131,12 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 			seq0 = lc.begin() // before the lookup: see localCache
 		}
 		key = keys.EntryKeyOf(k.prefix, k.mat[len(k.prefix)+1:])
+		if ctl.refresh {
+			// What it stores is what this process reads next: its entry
+			// (indexed by its Redis key) goes, and so does one a lookup
+			// under way would put.
+			lc.invalidated([]string{key})
+		}
 	}
 	if !c.cfg.breaker.Allow() {
 		stats.Passthrough.Add(1)
@@ -186,8 +192,10 @@ func cachedRead[R, T any](c *Conn, ctx context.Context, p *plan, text, key strin
 		if err == nil {
 			stats.Hits.Add(1)
 			call(ctx, c.cfg.Hooks.Hit, Event{SQL: text, Tables: p.Deps, Key: key, Bytes: len(payload)}, start)
-			if lkey != "" && !ctl.refresh {
-				lc.put(lkey, rec, stamps, seq0, len(payload), ctl.ttl)
+			if lkey != "" {
+				// The entry's own key is one of its stamps: a store over
+				// it (a refresh), its deletion or its expiry drops it too.
+				lc.put(lkey, rec, append(stamps[:len(stamps):len(stamps)], key), seq0, len(payload), ctl.ttl)
 			}
 			return f.replay(rec), nil
 		}
