@@ -371,3 +371,33 @@ func TestLocalRefreshIsSeen(t *testing.T) {
 		t.Fatalf("another process read %q %s after a refresh", got, bound)
 	}
 }
+
+// A Redis restart loses the tracking connection: the local layer empties
+// at once (a write may have been missed meanwhile) and fills again once a
+// new connection has answered a heartbeat.
+func TestLocalALostConnectionEmptiesTheLayer(t *testing.T) {
+	srv := startRedis(t)
+	rdb := testRedisClient(srv.url(), true)
+	t.Cleanup(func() { rdb.Close() })
+	e := newFixture(t, withLocal(time.Minute, 0), func(o *cacheops.Options) { o.Redis = rdb })
+	q := "SELECT title FROM post WHERE id = $1"
+	localHit(t, e.cache, e.db, q, 1)
+	if e.cache.Stats().LocalEntries == 0 {
+		t.Fatal("no local entry")
+	}
+	srv.restart(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for e.cache.Stats().LocalEntries != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the local layer kept its entries after its connection was lost: %+v", e.cache.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Missed while the layer was down: the layer must not serve it old.
+	e.outOfBand("UPDATE post SET title = 'while down' WHERE id = 1")
+	e.fresh(q, 1)
+	e.exec("UPDATE post SET title = 'back' WHERE id = 1")
+	if got := localHit(t, e.cache, e.db, q, 1); got != "back" {
+		t.Fatalf("after the restart the local layer served %q", got)
+	}
+}

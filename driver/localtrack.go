@@ -29,10 +29,17 @@ type localTracker struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+	// kick asks for a step now (a connection was lost: make a new one
+	// rather than wait for the next heartbeat).
+	kick chan struct{}
 }
 
+// localRetry spaces the steps a lost connection asks for, so that a Redis
+// that keeps refusing is not dialled in a loop.
+const localRetry = 50 * time.Millisecond
+
 func startLocalTracker(c *Config, lc *localCache) *localTracker {
-	t := &localTracker{cfg: c, lc: lc, conns: map[string]*tracking.Conn{}, stop: make(chan struct{}), done: make(chan struct{})}
+	t := &localTracker{cfg: c, lc: lc, conns: map[string]*tracking.Conn{}, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1)}
 	go t.run()
 	return t
 }
@@ -52,23 +59,40 @@ func (t *localTracker) run() {
 	tick := time.NewTicker(max(t.lc.maxStale/4, time.Millisecond))
 	defer tick.Stop()
 	for {
-		t.step()
+		if !t.step() {
+			t.retry()
+		}
 		select {
 		case <-t.stop:
 			return
 		case <-tick.C:
+		case <-t.kick:
+			select {
+			case <-t.stop:
+				return
+			case <-time.After(localRetry):
+			}
 		}
 	}
 }
 
-// step makes the connections the masters need, then PINGs them all.
-func (t *localTracker) step() {
+// retry asks for a step soon.
+func (t *localTracker) retry() {
+	select {
+	case t.kick <- struct{}{}:
+	default:
+	}
+}
+
+// step makes the connections the masters need, then PINGs them all; false
+// when it could not confirm them.
+func (t *localTracker) step() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), t.cfg.RedisTimeout)
 	defer cancel()
 	nodes, err := t.nodes(ctx)
 	if err != nil {
 		t.failed(ctx, err)
-		return
+		return false
 	}
 	for addr, c := range t.conns {
 		if _, ok := nodes[addr]; !ok || c.Err() != nil {
@@ -85,12 +109,13 @@ func (t *localTracker) step() {
 		c, err := t.dial(ctx, o)
 		if err != nil {
 			t.failed(ctx, fmt.Errorf("tracking %s: %w", addr, err))
-			return
+			return false
 		}
 		t.conns[addr] = c
 		go func() {
 			<-c.Done()
 			t.lc.lost()
+			t.retry()
 		}()
 	}
 	gen, sent := t.lc.round(), t.lc.now()
@@ -109,9 +134,10 @@ func (t *localTracker) step() {
 	close(errs)
 	if err := <-errs; err != nil {
 		t.failed(ctx, err)
-		return
+		return false
 	}
 	t.lc.confirm(gen, sent)
+	return true
 }
 
 func (t *localTracker) failed(ctx context.Context, err error) {

@@ -72,8 +72,15 @@ func Hooks(opts ...Option) cacheops.Hooks {
 	}
 	invalidate := record("invalidate", "delivered")
 	kept := record("invalidate", "kept")
+	hit, localHit := record("lookup", "hit"), record("lookup", "local_hit")
 	return cacheops.Hooks{
-		Hit:       record("lookup", "hit"),
+		Hit: func(ctx context.Context, e cacheops.Event) {
+			if e.Local {
+				localHit(ctx, e)
+				return
+			}
+			hit(ctx, e)
+		},
 		Miss:      record("lookup", "miss"),
 		Store:     record("store", "stored"),
 		GuardDrop: record("store", "guard_drop"),

@@ -16,6 +16,7 @@ type Collector struct {
 
 	hits, misses, stores, guardDrops, invalidations, redisErrors, skipped *prometheus.Desc
 	breakerOpen, undelivered, watchLag, watchBehind                       *prometheus.Desc
+	localHits, localEntries, localBytes                                   *prometheus.Desc
 
 	lookup, store, invalidation *prometheus.HistogramVec
 	watchDelivery               prometheus.Histogram
@@ -30,6 +31,9 @@ func NewCollector() *Collector {
 	buckets := []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25}
 	c := &Collector{
 		hits:          desc("hits_total", "Reads answered from Redis."),
+		localHits:     desc("local_hits_total", "Reads answered from process memory (the local layer)."),
+		localEntries:  desc("local_entries", "Entries the local layer holds."),
+		localBytes:    desc("local_bytes", "Memory the local layer's entries are counted for (bounded by MaxBytes)."),
 		misses:        desc("misses_total", "Cacheable reads not answered from Redis."),
 		stores:        desc("stores_total", "Results written to Redis."),
 		guardDrops:    desc("guard_drops_total", "Results not stored because a write invalidated them while the query ran."),
@@ -77,7 +81,13 @@ func (c *Collector) Hooks() cacheops.Hooks {
 		return func(_ context.Context, e cacheops.Event) { h.WithLabelValues(result).Observe(e.Duration.Seconds()) }
 	}
 	return cacheops.Hooks{
-		Hit:       observe(c.lookup, "hit"),
+		Hit: func(ctx context.Context, e cacheops.Event) {
+			if e.Local {
+				c.lookup.WithLabelValues("local_hit").Observe(e.Duration.Seconds())
+				return
+			}
+			c.lookup.WithLabelValues("hit").Observe(e.Duration.Seconds())
+		},
 		Miss:      observe(c.lookup, "miss"),
 		Store:     observe(c.store, "stored"),
 		GuardDrop: observe(c.store, "guard_drop"),
@@ -94,7 +104,7 @@ func (c *Collector) Hooks() cacheops.Hooks {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stores, c.guardDrops, c.invalidations, c.redisErrors, c.skipped, c.breakerOpen, c.undelivered, c.watchLag, c.watchBehind} {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.stores, c.guardDrops, c.invalidations, c.redisErrors, c.skipped, c.breakerOpen, c.undelivered, c.watchLag, c.watchBehind, c.localHits, c.localEntries, c.localBytes} {
 		ch <- d
 	}
 	c.lookup.Describe(ch)
@@ -110,6 +120,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, cache := range *c.caches.Load() {
 		s := cache.Stats()
 		sum.Hits += s.Hits
+		sum.LocalHits += s.LocalHits
+		sum.LocalEntries += s.LocalEntries
+		sum.LocalBytes += s.LocalBytes
 		sum.Misses += s.Misses
 		sum.Stores += s.Stores
 		sum.GuardDrops += s.GuardDrops
@@ -127,6 +140,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
 	}
 	counter(c.hits, sum.Hits)
+	counter(c.localHits, sum.LocalHits)
+	ch <- prometheus.MustNewConstMetric(c.localEntries, prometheus.GaugeValue, float64(sum.LocalEntries))
+	ch <- prometheus.MustNewConstMetric(c.localBytes, prometheus.GaugeValue, float64(sum.LocalBytes))
 	counter(c.misses, sum.Misses)
 	counter(c.stores, sum.Stores)
 	counter(c.guardDrops, sum.GuardDrops)

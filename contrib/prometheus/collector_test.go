@@ -75,6 +75,9 @@ func TestCollectorExportsWhatTheCacheDid(t *testing.T) {
 		want   float64
 	}{
 		{"cacheops_hits_total", nil, 1},
+		{"cacheops_local_hits_total", nil, 0},
+		{"cacheops_local_entries", nil, 0},
+		{"cacheops_local_bytes", nil, 0},
 		{"cacheops_misses_total", nil, 1},
 		{"cacheops_stores_total", nil, 1},
 		{"cacheops_skipped_total", nil, 1},

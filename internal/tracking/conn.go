@@ -96,8 +96,10 @@ func (c *Conn) Do(ctx context.Context, args ...string) (any, error) {
 	select {
 	case c.waiting <- slot:
 	default:
+		// maxWaiting calls unanswered: the server is not answering.
 		c.mu.Unlock()
-		return nil, errors.New("tracking: too many calls in flight")
+		c.lose(errors.New("tracking: too many calls unanswered"))
+		return nil, c.lostErr()
 	}
 	if d, ok := ctx.Deadline(); ok {
 		_ = c.nc.SetWriteDeadline(d)
