@@ -41,6 +41,16 @@
 // ran (the stale-fill guard). DDL, CALL, DO and user functions that may write
 // invalidate the whole database.
 //
+// # The local layer
+//
+// With Options.Local (or CACHEOPS_LOCAL=<duration>) a process also keeps
+// the results it read from Redis in its own memory, dropped when Redis
+// reports (CLIENT TRACKING, broadcast mode) a change to a stamp they depend
+// on, and at once by this process' own writes. They are served only while
+// the tracking connections answered a heartbeat within MaxStaleness: a
+// read then sees every write of another process that returned more than
+// MaxStaleness before it started. It is off by default.
+//
 // # Failure
 //
 // Redis is an optimisation: a Redis error falls back to PostgreSQL and is

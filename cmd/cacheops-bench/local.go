@@ -23,16 +23,11 @@ const localBound = 100 * time.Millisecond
 // are seen and how often reads are local under them, and the memory it
 // holds under a working set ten times its MaxBytes.
 func benchLocal(ctx context.Context, dsn string, direct, writer *sql.DB, rdb redis.UniversalClient, prefix string, dur time.Duration) error {
-	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, Local: cacheops.LocalOptions{MaxStaleness: localBound}})
+	cache, db, err := openCache(cacheops.Options{Redis: rdb, Prefix: prefix, Local: cacheops.LocalOptions{MaxStaleness: localBound}}, dsn)
 	if err != nil {
 		return err
 	}
-	defer cache.Close()
-	db, err := cache.OpenDB(dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeCache(cache, db)
 	point := query{sql: "SELECT id, category, title, price, created FROM cacheops_bench.items WHERE id = $1", args: []any{4242}}
 	if err := awaitLocal(ctx, cache, db, point); err != nil {
 		return err
@@ -50,31 +45,12 @@ func benchLocal(ctx context.Context, dsn string, direct, writer *sql.DB, rdb red
 	speedup := float64(median(pgxV.samples)) / float64(median(localV.samples))
 	fmt.Printf("| point hit | %s | %s | %.1fx faster | ≥ 20x faster | %s |\n", cell(localV.samples), cell(pgxV.samples), speedup, holds(speedup >= 20))
 
-	// 64 goroutines: alternating rounds, one pool holding connections at a
-	// time (a local hit still takes one of database/sql's connections).
-	const g, rounds = 64, 4
-	var got [2]float64
-	var lat [2][]time.Duration
-	for r := 0; r < rounds; r++ {
-		for i, d := range []*sql.DB{direct, db} {
-			d.SetMaxOpenConns(g)
-			d.SetMaxIdleConns(g)
-			op := func() error { return readAll(ctx, d, point) }
-			if _, _, err := runConcurrent(g, dur/16, op); err != nil {
-				return err
-			}
-			ops, l, err := runConcurrent(g, dur/(2*rounds), op)
-			if err != nil {
-				return err
-			}
-			got[i] += ops / rounds
-			lat[i] = append(lat[i], l...)
-			d.SetMaxIdleConns(0)
-		}
-	}
-	for _, d := range []*sql.DB{direct, db} {
-		d.SetMaxOpenConns(8)
-		d.SetMaxIdleConns(8)
+	// 64 goroutines (a local hit still takes one of database/sql's
+	// connections).
+	const g = 64
+	got, lat, err := alternate(g, dur, []*sql.DB{direct, db}, func(d *sql.DB) error { return readAll(ctx, d, point) })
+	if err != nil {
+		return err
 	}
 	fmt.Printf("| point hits, %d goroutines | %.0f/s (p50 %s, p99 %s) | %.0f/s (p50 %s, p99 %s) | %.1fx pgx | ≥ 10x pgx | %s |\n",
 		g, got[1], us(pct(lat[1], 50)), us(pct(lat[1], 99)), got[0], us(pct(lat[0], 50)), us(pct(lat[0], 99)), got[1]/got[0], holds(got[1] >= 10*got[0]))
@@ -206,16 +182,11 @@ func benchLocalStaleness(ctx context.Context, cache *cacheops.Cache, db, writer 
 // it adds (after a GC, against the heap once its first entry was read).
 func benchLocalMemory(ctx context.Context, dsn string, rdb redis.UniversalClient, prefix string) error {
 	const maxBytes = 4 << 20
-	cache, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, Local: cacheops.LocalOptions{MaxStaleness: localBound, MaxBytes: maxBytes}})
+	cache, db, err := openCache(cacheops.Options{Redis: rdb, Prefix: prefix, Local: cacheops.LocalOptions{MaxStaleness: localBound, MaxBytes: maxBytes}}, dsn)
 	if err != nil {
 		return err
 	}
-	defer cache.Close()
-	db, err := cache.OpenDB(dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeCache(cache, db)
 	// A 20-row read's entry is about 2 KB, counted as about 4.5 KB: 10x
 	// MaxBytes is about 9,000 entries.
 	const list = "SELECT id, category, title, price, created FROM cacheops_bench.items WHERE category = $1 AND id > $2 ORDER BY id LIMIT 20"

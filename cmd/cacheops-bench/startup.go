@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"sort"
@@ -23,16 +24,11 @@ var processStart = time.Now()
 func benchStartup() error {
 	ctx := context.Background()
 	dsn := env("CACHEOPS_BENCH_DATABASE", "postgres://root@127.0.0.1:5432/test?sslmode=disable")
-	cache, err := cacheops.New(cacheops.Options{RedisURL: env("CACHEOPS_BENCH_REDIS", "redis://127.0.0.1:6379/8"), Prefix: "bench-startup:"})
+	cache, db, err := openCache(cacheops.Options{RedisURL: env("CACHEOPS_BENCH_REDIS", "redis://127.0.0.1:6379/8"), Prefix: "bench-startup:"}, dsn)
 	if err != nil {
 		return err
 	}
-	defer cache.Close()
-	db, err := cache.OpenDB(dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer closeCache(cache, db)
 	var one int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM pg_class WHERE relname = $1", "pg_class").Scan(&one); err != nil {
 		return err
@@ -56,4 +52,23 @@ func benchStartup() error {
 	}
 	fmt.Printf("| %s | %.0f ms | %s (p99 %s) | %s |\n", pgparse.Engine, float64(first.Microseconds())/1000, us(samples[len(samples)/2]), us(samples[len(samples)*99/100]), size)
 	return nil
+}
+
+// openCache makes a cache and opens dsn through it.
+func openCache(opts cacheops.Options, dsn string) (*cacheops.Cache, *sql.DB, error) {
+	cache, err := cacheops.New(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := cache.OpenDB(dsn)
+	if err != nil {
+		cache.Close()
+		return nil, nil, err
+	}
+	return cache, db, nil
+}
+
+func closeCache(cache *cacheops.Cache, db *sql.DB) {
+	db.Close()
+	cache.Close()
 }

@@ -126,31 +126,13 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 	// One pool holds its connections at a time (both would pass
 	// PostgreSQL's max_connections at 64).
 	hot := query{sql: reads[0].sql, args: []any{reads[0].arg}}
-	throughput := map[int][2]float64{}
-	const rounds = 4
+	throughput := map[int][]float64{}
 	for _, g := range []int{8, 64} {
-		var got [2]float64
-		for r := 0; r < rounds; r++ {
-			for i, d := range []*sql.DB{direct, db} {
-				d.SetMaxOpenConns(g)
-				d.SetMaxIdleConns(g)
-				op := func() error { return readAll(ctx, d, hot) }
-				if _, _, err := runConcurrent(g, dur/16, op); err != nil {
-					return err
-				}
-				ops, _, err := runConcurrent(g, dur/(2*rounds), op)
-				if err != nil {
-					return err
-				}
-				got[i] += ops / rounds
-				d.SetMaxIdleConns(0)
-			}
+		got, _, err := alternate(g, dur, []*sql.DB{direct, db}, func(d *sql.DB) error { return readAll(ctx, d, hot) })
+		if err != nil {
+			return err
 		}
 		throughput[g] = got
-	}
-	for _, d := range []*sql.DB{direct, db} {
-		d.SetMaxOpenConns(8)
-		d.SetMaxIdleConns(4)
 	}
 
 	fmt.Println()
@@ -219,4 +201,36 @@ func entrySize(ctx context.Context, db *sql.DB, rdb redis.UniversalClient, prefi
 		return 0, fmt.Errorf("expected one cached entry, found %d (%v)", len(keys), err)
 	}
 	return int(rdb.StrLen(ctx, keys[0]).Val()), nil
+}
+
+// alternate measures op's throughput and latency at g goroutines on each
+// of dbs in alternating short rounds, so that a burst of noise on a shared
+// machine falls on all. One pool holds its connections at a time (two
+// would pass PostgreSQL's max_connections at 64); afterwards each keeps 8.
+func alternate(g int, dur time.Duration, dbs []*sql.DB, op func(*sql.DB) error) ([]float64, [][]time.Duration, error) {
+	const rounds = 4
+	got := make([]float64, len(dbs))
+	lat := make([][]time.Duration, len(dbs))
+	for r := 0; r < rounds; r++ {
+		for i, d := range dbs {
+			d.SetMaxOpenConns(g)
+			d.SetMaxIdleConns(g)
+			call := func() error { return op(d) }
+			if _, _, err := runConcurrent(g, dur/16, call); err != nil {
+				return nil, nil, err
+			}
+			ops, l, err := runConcurrent(g, dur/(2*rounds), call)
+			if err != nil {
+				return nil, nil, err
+			}
+			got[i] += ops / rounds
+			lat[i] = append(lat[i], l...)
+			d.SetMaxIdleConns(0)
+		}
+	}
+	for _, d := range dbs {
+		d.SetMaxOpenConns(8)
+		d.SetMaxIdleConns(8)
+	}
+	return got, lat, nil
 }

@@ -58,17 +58,25 @@ func (h *heard) has(k string) bool {
 	return slices.Contains(h.keys, k)
 }
 
+// dialTest dials the test Redis tracking prefix, telling h.
+func dialTest(t *testing.T, rdb *redis.Client, dial func(ctx context.Context) (net.Conn, error), prefix string, h *heard) *Conn {
+	t.Helper()
+	c, err := Dial(context.Background(), Options{Dial: dial, Password: rdb.Options().Password, Username: rdb.Options().Username,
+		Prefixes: []string{prefix}, Invalidated: h.invalidated})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func TestAChangeIsToldBeforeTheNextPong(t *testing.T) {
 	rdb, dial := server(t)
 	ctx := context.Background()
 	prefix := fmt.Sprintf("test:tracking:%d:", time.Now().UnixNano())
 	t.Cleanup(func() { rdb.Del(ctx, prefix+"a", prefix+"b", "x"+prefix) })
 	var h heard
-	c, err := Dial(ctx, Options{Dial: dial, Password: rdb.Options().Password, Username: rdb.Options().Username, Prefixes: []string{prefix}, Invalidated: h.invalidated})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTest(t, rdb, dial, prefix, &h)
 	for i := range 200 {
 		key := prefix + "a"
 		if i%2 == 1 {
@@ -104,11 +112,7 @@ func TestALostConnectionSaysSo(t *testing.T) {
 	rdb, dial := server(t)
 	ctx := context.Background()
 	var h heard
-	c, err := Dial(ctx, Options{Dial: dial, Password: rdb.Options().Password, Username: rdb.Options().Username, Prefixes: []string{"test:tracking:lost:"}, Invalidated: h.invalidated})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTest(t, rdb, dial, "test:tracking:lost:", &h)
 	id, err := c.Do(ctx, "CLIENT", "ID")
 	if err != nil {
 		t.Fatal(err)
@@ -133,11 +137,7 @@ func TestACallThatTimesOutLeavesTheConnectionInStep(t *testing.T) {
 	rdb, dial := server(t)
 	ctx := context.Background()
 	var h heard
-	c, err := Dial(ctx, Options{Dial: dial, Password: rdb.Options().Password, Username: rdb.Options().Username, Prefixes: []string{"test:tracking:slow:"}, Invalidated: h.invalidated})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTest(t, rdb, dial, "test:tracking:slow:", &h)
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
 	defer cancel()
 	// A blocking pop on a key nobody pushes to answers (nil) a second late.
