@@ -51,6 +51,7 @@ func localHit(t *testing.T, c *cacheops.Cache, db querier, q string, args ...any
 }
 
 func TestLocalHitsComeFromMemory(t *testing.T) {
+	t.Parallel()
 	for _, on := range []string{"single", "cluster"} {
 		t.Run(on, func(t *testing.T) {
 			opts := []func(*cacheops.Options){withLocal(time.Second, 0)}
@@ -80,6 +81,7 @@ func TestLocalHitsComeFromMemory(t *testing.T) {
 // Another process' writes are seen once MaxStaleness has passed, on a single
 // Redis and on a cluster, write after write.
 func TestLocalSeesOtherProcessesWritesWithinTheBound(t *testing.T) {
+	t.Parallel()
 	const bound = 100 * time.Millisecond
 	for _, on := range []string{"single", "cluster"} {
 		t.Run(on, func(t *testing.T) {
@@ -116,6 +118,7 @@ func TestLocalSeesOtherProcessesWritesWithinTheBound(t *testing.T) {
 
 // This process' own writes are seen at once, in and out of transactions.
 func TestLocalSeesItsOwnWritesAtOnce(t *testing.T) {
+	t.Parallel()
 	e := newFixture(t, withLocal(time.Minute, 0))
 	q := "SELECT title FROM post WHERE id = $1"
 	for round := range 20 {
@@ -150,6 +153,7 @@ func TestLocalSeesItsOwnWritesAtOnce(t *testing.T) {
 
 // Granular: a write to one row leaves the local entries of others.
 func TestLocalInvalidationIsGranular(t *testing.T) {
+	t.Parallel()
 	e := newFixture(t, withLocal(time.Minute, 0))
 	q := "SELECT title FROM post WHERE id = $1"
 	localHit(t, e.cache, e.db, q, 1)
@@ -164,6 +168,7 @@ func TestLocalInvalidationIsGranular(t *testing.T) {
 }
 
 func TestLocalMemoryStaysWithinMaxBytes(t *testing.T) {
+	t.Parallel()
 	const maxBytes = 64 << 10
 	e := newFixture(t, withLocal(time.Minute, maxBytes))
 	e.outOfBand("INSERT INTO post(title, category_id) SELECT repeat('x', 200) || g, 1 FROM generate_series(1, 600) g")
@@ -282,6 +287,7 @@ func (p *redisProxy) release() {
 // the same run serves the stale local entry: the check is what keeps the
 // promise, and this test can fail.
 func TestLocalAStalledTrackingConnectionClosesTheLayer(t *testing.T) {
+	t.Parallel()
 	singleNodeOnly(t)
 	const bound = 100 * time.Millisecond
 	for _, skip := range []bool{false, true} {
@@ -318,6 +324,7 @@ func TestLocalAStalledTrackingConnectionClosesTheLayer(t *testing.T) {
 // A local hit returns exactly what the database returns, through both APIs:
 // values, Go types, raw bytes, column descriptions and the command tag.
 func TestLocalHitReturnsExactlyWhatAMissReturns(t *testing.T) {
+	t.Parallel()
 	e := newFixture(t, withLocal(time.Minute, 0))
 	q := `SELECT id, title, 1.50::numeric AS n, '2026-11-23 10:00:00+05:30'::timestamptz AS at,
 	  ARRAY[1, NULL, 3] AS arr, '{"a": [1, 2]}'::jsonb AS doc, NULL::text AS none, visible
@@ -354,6 +361,7 @@ func TestLocalHitReturnsExactlyWhatAMissReturns(t *testing.T) {
 // A refresh is what the next reads see, in this process at once and in
 // another within MaxStaleness (the entry's own key is one of its stamps).
 func TestLocalRefreshIsSeen(t *testing.T) {
+	t.Parallel()
 	const bound = 100 * time.Millisecond
 	e := newFixture(t, withLocal(bound, 0))
 	b := e.otherProcess(withLocal(bound, 0))
@@ -376,6 +384,7 @@ func TestLocalRefreshIsSeen(t *testing.T) {
 // at once (a write may have been missed meanwhile) and fills again once a
 // new connection has answered a heartbeat.
 func TestLocalALostConnectionEmptiesTheLayer(t *testing.T) {
+	t.Parallel()
 	srv := startRedis(t)
 	rdb := testRedisClient(srv.url(), true)
 	t.Cleanup(func() { rdb.Close() })
