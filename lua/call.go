@@ -6,18 +6,51 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// call is one script call of a step.
+// call is one script call of a step, or an invalidation sent as plain
+// commands (plain): either way its outcome is on cmd, in the script's form.
 type call struct {
 	script *redis.Script
 	keys   []string
 	args   []any
 	cmd    *redis.Cmd
+	plain  *plainCall
 }
 
 // run sends the call alone: EVALSHA, and EVAL when the node lacks the script.
-func (c *call) run(ctx context.Context, rdb redis.Scripter) *redis.Cmd {
+func (c *call) run(ctx context.Context, rdb redis.UniversalClient) *redis.Cmd {
+	if c.plain != nil {
+		pipe := rdb.Pipeline()
+		c.plain.queue(ctx, pipe)
+		_, _ = pipe.Exec(ctx)
+		c.cmd = c.plain.reply(ctx)
+		return c.cmd
+	}
 	c.cmd = c.script.Run(ctx, rdb, c.keys, c.args...)
 	return c.cmd
+}
+
+// queue adds the call to pipe by EVALSHA (or by EVAL, when eval), or as its
+// plain commands; settle reads the outcome once pipe has run.
+func (c *call) queue(ctx context.Context, pipe redis.Pipeliner, eval bool) {
+	switch {
+	case c.plain != nil:
+		c.plain.queue(ctx, pipe)
+	case eval:
+		c.cmd = c.script.Eval(ctx, pipe, c.keys, c.args...)
+	default:
+		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+	}
+}
+
+func (c *call) settle(ctx context.Context) {
+	if c.plain != nil {
+		c.cmd = c.plain.reply(ctx)
+	}
+}
+
+// noScript reports whether the call met a node that lacks its script.
+func (c *call) noScript() bool {
+	return c.plain == nil && redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT")
 }
 
 // failAll marks calls failed with err: none of them is sent.
@@ -42,16 +75,17 @@ func (s *Store) runAll(ctx context.Context, rdb redis.UniversalClient, calls []*
 	}
 	pipe := rdb.Pipeline()
 	for _, c := range calls {
-		c.cmd = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
+		c.queue(ctx, pipe, false)
 	}
 	_, _ = pipe.Exec(ctx)
 	var again redis.Pipeliner
 	for _, c := range calls {
-		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+		c.settle(ctx)
+		if c.noScript() {
 			if again == nil {
 				again = rdb.Pipeline()
 			}
-			c.cmd = c.script.Eval(ctx, again, c.keys, c.args...)
+			c.queue(ctx, again, true)
 		}
 	}
 	if again != nil {

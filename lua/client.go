@@ -38,6 +38,13 @@ type clientState struct {
 
 // pipeliner returns go-redis' auto-pipeliner of the client (nil if it has
 // none): concurrent commands sent through it share round trips.
+//
+// Full duplex: one connection with a writer and a reader goroutine, so a
+// batch is written while the last one's replies are read. Measured at 8
+// goroutines of point hits on loopback (make bench, five rounds each), it
+// served 1.06–1.25x pgx's point reads where the default half-duplex one
+// (one batch per round trip) served 0.87–0.98x; at 64 both are well above.
+// A client that already has an auto-pipeliner keeps its own settings.
 func (st *clientState) pipeliner() redis.Cmdable {
 	if ap := st.ap.Load(); ap != nil {
 		return ap
@@ -45,7 +52,7 @@ func (st *clientState) pipeliner() redis.Cmdable {
 	if st.noAP.Load() {
 		return nil
 	}
-	ap, err := st.rdb.AutoPipeline()
+	ap, err := st.rdb.AutoPipelineWithOptions(&redis.AutoPipelineOptions{FullDuplex: true})
 	if err != nil {
 		st.noAP.Store(true)
 		return nil

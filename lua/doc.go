@@ -44,11 +44,14 @@
 //     per MaxStampsPerCall stamps (Lua's unpack stops near 8,000 values),
 //     in one pipeline; the calls that fail come back as undelivered and are
 //     sent again. A master that lost its scripts answers NOSCRIPT, which a
-//     pipeline cannot fall back from: those calls go again by EVAL.
+//     pipeline cannot fall back from: those calls go again by EVAL. A
+//     write's usual invalidation is no script at all but plain commands
+//     (plainCall): its checks need no atomicity, and a script costs Redis
+//     several times what they do.
 //
 // # Schema checks
 //
-// The invalidation script also checks, before it deletes anything in a
+// The invalidation also checks, before it deletes anything in a
 // slot, that the schema stamps given for that slot still hold the tokens the
 // writer's catalog was read under (SchemaTokens): when one does not, the
 // writer planned with an old catalog — a trigger, a cascade or row security

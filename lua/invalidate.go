@@ -64,13 +64,16 @@ func (s *Store) Invalidate(ctx context.Context, stamps []string) ([]string, erro
 	return undelivered, err
 }
 
-// InvalidateChecked deletes stamps, any number of them: in one script call
-// per slot and per MaxStampsPerCall stamps, all in one pipeline. Deleting is
-// idempotent, so what failed is simply sent again: the stamps of the calls
-// that failed come back as undelivered (all of them, when the round trip
-// failed). Each check is read before anything of its slot is deleted;
-// stale lists those known not to hold; the checks of a call that failed
-// are in neither list.
+// InvalidateChecked deletes stamps, any number of them, in one pipeline:
+// plain commands per slot (plainCall), or, when a check must read a set
+// the writer has no copy of, one script call per slot and per
+// MaxStampsPerCall stamps. Deleting is idempotent, so what failed is simply
+// sent again: the stamps of the calls that failed come back as undelivered
+// (all of them, when the round trip failed). Each check is read before
+// anything of its slot is deleted; stale lists those known not to hold,
+// with the set as it is now (a big set, or one without a marker, is read
+// in one more round trip); the checks of a call that failed are in neither
+// list.
 func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []string) (stale []Stale, undelivered []string, err error) {
 	if len(stamps) == 0 && len(checks) == 0 {
 		return nil, nil, nil
@@ -111,10 +114,27 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 			parts[i].stamps = append(parts[i].stamps, k)
 		}
 	}
+	// The script only when a set must be read whole: see plainCall.
+	plain := true
+	for _, c := range checks {
+		plain = plain && c.Size >= -1
+	}
 	var calls []*call
 	var owned [][]string // the stamps each call deletes
 	var checked [][]int  // the checks each call makes
 	for _, p := range parts {
+		if plain {
+			pc := &plainCall{stamps: p.stamps}
+			keys := make([]string, 0, len(p.checks)+len(p.stamps))
+			for _, ci := range p.checks {
+				pc.checks = append(pc.checks, checks[ci])
+				keys = append(keys, checks[ci].Key)
+			}
+			calls = append(calls, &call{keys: append(keys, p.stamps...), plain: pc})
+			owned = append(owned, p.stamps)
+			checked = append(checked, p.checks)
+			continue
+		}
 		first := true
 		for i := 0; first || i < len(p.stamps); i += MaxStampsPerCall {
 			chunk := p.stamps[i:min(i+MaxStampsPerCall, len(p.stamps))]
@@ -156,6 +176,7 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 	if sendErr != nil || err == nil {
 		err = sendErr // a failure of a call sent says more than a call not sent
 	}
+	var unreadSets []int // indexes into stale
 	for i, c := range calls {
 		reply, cerr := c.cmd.Slice()
 		if cerr != nil {
@@ -163,49 +184,87 @@ func (s *Store) InvalidateChecked(ctx context.Context, checks []Check, stamps []
 			continue
 		}
 		for _, r := range reply {
-			st, ok := staleOf(r, checked[i], checks)
+			st, isUnread, ok := staleOf(r, checked[i], checks)
 			if !ok {
 				return nil, stamps, ErrBadReply // not this script's reply: deliver it all again
+			}
+			if isUnread {
+				unreadSets = append(unreadSets, len(stale))
 			}
 			stale = append(stale, st)
 		}
 	}
+	if len(unreadSets) == 0 {
+		return stale, undelivered, err
+	}
+	return s.readStale(ctx, checks, stale, unreadSets, undelivered, err)
+}
+
+// readStale reads the sets whose checks the plain commands failed, in one
+// more round trip. When it fails, those checks are in neither list and the
+// error is returned: the writer's copies of them are of unknown age.
+func (s *Store) readStale(ctx context.Context, checks []Check, stale []Stale, unread []int, undelivered []string, err error) ([]Stale, []string, error) {
+	sets := make([]string, len(unread))
+	for i, at := range unread {
+		sets[i] = checks[stale[at].Check].Key
+	}
+	read, rerr := s.Schemes(ctx, sets)
+	if rerr != nil {
+		kept := stale[:0]
+		j := 0
+		for at, st := range stale {
+			if j < len(unread) && unread[j] == at {
+				j++
+				continue
+			}
+			kept = append(kept, st)
+		}
+		return kept, undelivered, rerr
+	}
+	for i, at := range unread {
+		stale[at].Set = read[i]
+	}
 	return stale, undelivered, err
 }
 
-// staleOf reads one failed check of a call's reply: {i} or {i, ok,
-// members...} (i 1-based among the call's checks, mine).
-func staleOf(r any, mine []int, checks []Check) (Stale, bool) {
+// staleOf reads one failed check of a call's reply: {i}, {i, ok,
+// members...} or, from plain commands, {i, unread} (i 1-based among the
+// call's checks, mine).
+func staleOf(r any, mine []int, checks []Check) (st Stale, isUnread, ok bool) {
 	a, ok := r.([]any)
 	if !ok || len(a) == 0 {
-		return Stale{}, false
+		return Stale{}, false, false
 	}
 	i, ok := a[0].(int64)
 	if !ok || i < 1 || int(i) > len(mine) {
-		return Stale{}, false
+		return Stale{}, false, false
 	}
-	st := Stale{Check: mine[i-1]}
+	st = Stale{Check: mine[i-1]}
 	if checks[st.Check].Size == -1 {
-		return st, len(a) == 1
+		return st, false, len(a) == 1
 	}
 	if len(a) < 2 {
-		return Stale{}, false
+		return Stale{}, false, false
 	}
-	if isSet, _ := a[1].(int64); isSet != 1 {
+	switch isSet, _ := a[1].(int64); isSet {
+	case unread:
+		return st, true, len(a) == 2
+	case 1:
+	default:
 		st.Set.Size = -1 // another type under the key: matches no set
-		return st, true
+		return st, false, true
 	}
 	st.Set.Size = len(a) - 2
 	for _, m := range a[2:] {
 		m, ok := m.(string)
 		switch {
 		case !ok:
-			return Stale{}, false
+			return Stale{}, false, false
 		case strings.HasPrefix(m, "\x00"):
 			st.Set.Marker = m
 		default:
 			st.Set.Schemes = append(st.Set.Schemes, m)
 		}
 	}
-	return st, st.Set.Size == 0 || st.Set.Marker != ""
+	return st, false, st.Set.Size == 0 || st.Set.Marker != ""
 }

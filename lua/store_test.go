@@ -271,14 +271,27 @@ func TestSchemaTokensAndTheWriteCheck(t *testing.T) {
 // and its size: a scheme added, the set lost, lost and made again (by a
 // reader of this version or one that knows no markers), or a foreign value
 // under its name each fail the check. Reading marks a set that has no marker.
+// A small set is checked by reading it whole, a big one by its size and
+// marker (then read in one more round trip): both are run.
 func TestSchemesSetCheck(t *testing.T) {
+	for _, size := range []string{"small", "big"} {
+		t.Run(size, func(t *testing.T) { testSchemesSetCheck(t, size == "big") })
+	}
+}
+
+func testSchemesSetCheck(t *testing.T, big bool) {
 	s, p := testStore(t)
 	ctx := context.Background()
 	rdb := s.Client()
 	set, table := p+"schemes", p+"table"
 	t.Cleanup(func() { rdb.Del(ctx, set, table, p+"v") })
+	var padding []string // schemes that make the set big
+	for i := 0; big && i <= maxReadMembers; i++ {
+		padding = append(padding, fmt.Sprint("pad", i))
+	}
 	register := func(schemes ...string) {
 		t.Helper()
+		schemes = append(schemes, padding...)
 		reg := []Registration{{Set: set, TableStamp: table, Schemes: schemes}}
 		if _, err := s.Register(ctx, reg, []string{table}, time.Minute); err != nil {
 			t.Fatal(err)
@@ -315,10 +328,12 @@ func TestSchemesSetCheck(t *testing.T) {
 		t.Fatal("a set made after the copy of a missing one was taken as current")
 	}
 	cp := read()
-	if slices.Sort(cp.Schemes); !slices.Equal(cp.Schemes, []string{"", "id"}) || cp.Size != 3 || cp.Marker == "" {
+	want := append([]string{"", "id"}, padding...)
+	slices.Sort(want)
+	if slices.Sort(cp.Schemes); !slices.Equal(cp.Schemes, want) || cp.Size != len(want)+1 || cp.Marker == "" {
 		t.Fatalf("read %+v", cp)
 	}
-	if again := read(); again.Marker != cp.Marker || again.Size != 3 {
+	if again := read(); again.Marker != cp.Marker || again.Size != cp.Size {
 		t.Fatalf("a marked set was marked again: %+v %+v", cp, again)
 	}
 	if !current(cp) {
@@ -339,6 +354,9 @@ func TestSchemesSetCheck(t *testing.T) {
 	}
 	// Made again with as many members, by a process that knows no markers.
 	rdb.SAdd(ctx, set, "", "id", "email", "name")
+	for _, pad := range padding {
+		rdb.SAdd(ctx, set, pad)
+	}
 	if current(cp) {
 		t.Fatal("a set made again with the same size went unseen")
 	}

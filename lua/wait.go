@@ -95,26 +95,29 @@ func (s *Store) runWaited(ctx context.Context, rdb redis.UniversalClient, calls 
 		want = min(want, have)
 	}
 	var waits []*redis.Cmd
-	send := func(run func(*call, redis.Pipeliner) *redis.Cmd, calls []*call) {
+	send := func(eval bool, calls []*call) {
 		pipe := rdb.Pipeline()
 		for _, c := range calls {
-			c.cmd = run(c, pipe)
+			c.queue(ctx, pipe, eval)
 		}
 		if want > 0 {
 			// Perhaps another connection each time: its own WAIT covers it.
 			waits = append(waits, pipe.Do(ctx, "wait", want, max(timeout.Milliseconds(), 1)))
 		}
 		_, _ = pipe.Exec(ctx)
+		for _, c := range calls {
+			c.settle(ctx)
+		}
 	}
-	send(func(c *call, p redis.Pipeliner) *redis.Cmd { return c.script.EvalSha(ctx, p, c.keys, c.args...) }, calls)
+	send(false, calls)
 	var missing []*call
 	for _, c := range calls {
-		if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
+		if c.noScript() {
 			missing = append(missing, c)
 		}
 	}
 	if len(missing) > 0 {
-		send(func(c *call, p redis.Pipeliner) *redis.Cmd { return c.script.Eval(ctx, p, c.keys, c.args...) }, missing)
+		send(true, missing)
 	}
 	for _, c := range calls {
 		if err := c.cmd.Err(); err != nil {

@@ -24,7 +24,7 @@ import (
 	"github.com/cacheops/cacheops"
 )
 
-var scale, watchBench, localOnly *bool
+var scale, watchBench, localOnly, targetsOnly *bool
 
 // settle waits for the cache's stores in flight (a miss's store is sent
 // after its rows), so that the entries in Redis are all there.
@@ -52,6 +52,7 @@ func main() {
 	watchBench = flag.Bool("watch", true, "measure the watcher (a PostgreSQL of its own with wal_level = logical)")
 	watchOnly := flag.Bool("watch-only", false, "only the watcher's tables")
 	localOnly = flag.Bool("local-only", false, "only the local layer's table")
+	targetsOnly = flag.Bool("targets-only", false, "only the floor-relative targets table")
 	startup := flag.Bool("startup", false, "only the parser row: process start to first query, parse time, binary size")
 	flag.Parse()
 	if *startup {
@@ -128,6 +129,9 @@ func run(dur time.Duration, n int) error {
 	}
 	if err := benchTargets(ctx, direct, db, rdb, prefix, dur); err != nil {
 		return err
+	}
+	if *targetsOnly {
+		return nil
 	}
 	fmt.Println()
 	fmt.Println("| query | direct pgx | cacheops hit | cacheops miss | raw Redis GET (same bytes) | hit vs pgx | miss vs pgx |")
