@@ -325,6 +325,7 @@ func benchWrites(ctx context.Context, direct, db *sql.DB, dur time.Duration) err
 			if err := readAll(ctx, db, query{sql: read, args: []any{id}}); err != nil { // cache something to invalidate
 				return err
 			}
+			settle() // its store, sent after the rows, has landed
 			start := time.Now()
 			if err := w.do(direct, id); err != nil {
 				return err

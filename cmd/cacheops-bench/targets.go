@@ -79,7 +79,9 @@ func benchTargets(ctx context.Context, direct, db *sql.DB, rdb redis.UniversalCl
 	row := 1000
 	cacheRow := func() error {
 		row = row%150000 + 7
-		return readAll(ctx, db, query{sql: read, args: []any{row}})
+		err := readAll(ctx, db, query{sql: read, args: []any{row}})
+		settle() // the row is cached once its store, sent after the rows, has landed
+		return err
 	}
 	updDirect := &variant{name: "direct UPDATE", prepare: cacheRow, call: func() error { _, err := direct.ExecContext(ctx, upd, row); return err }}
 	updCached := &variant{name: "cacheops UPDATE", prepare: cacheRow, call: func() error { _, err := db.ExecContext(ctx, upd, row); return err }}
