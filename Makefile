@@ -1,4 +1,8 @@
 GO ?= go
+# Builds that do not depend on where the checkout is: a fresh clone (CI)
+# reuses what the build cache holds for the same sources instead of
+# compiling every package of the module again.
+export GOFLAGS := $(strip $(GOFLAGS) -trimpath)
 # Test servers: override to point elsewhere.
 export CACHEOPS_TEST_DATABASE ?= postgres://root@127.0.0.1:5432/test?sslmode=disable
 export CACHEOPS_TEST_REDIS ?= redis://127.0.0.1:6379/9

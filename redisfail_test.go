@@ -263,6 +263,65 @@ func TestRedisACLUserThroughTheURL(t *testing.T) {
 	}
 }
 
+// aclCommands are the commands the README says an ACL user needs (SELECT
+// for a URL's database number).
+var aclCommands = []string{"get", "set", "mget", "del", "sadd", "smembers", "scard", "sismember",
+	"expire", "ttl", "type", "exists", "evalsha", "eval", "script", "ping", "select"}
+
+// An ACL user allowed only the commands the README lists reads, hits, and
+// writes (a table's first and later ones: the script, then the plain
+// commands) with no Redis error and no stale read.
+func TestRedisACLUserWithTheDocumentedCommands(t *testing.T) {
+	singleNodeOnly(t)
+	t.Parallel()
+	e := newFixture(t)
+	ropts, err := redis.ParseURL(testRedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := strings.ReplaceAll(strings.TrimSuffix(e.cachePrefix(), ":"), ":", "_") + "_min"
+	args := []any{"ACL", "SETUSER", user, "on", ">s3cret", "~" + e.cachePrefix() + "*", "resetchannels", "-@all"}
+	for _, c := range aclCommands {
+		args = append(args, "+"+c)
+	}
+	if err := e.rdb.Do(e.ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rdb.Do(context.Background(), "ACL", "DELUSER", user) })
+	url := fmt.Sprintf("redis://%s:s3cret@%s/%d", user, ropts.Addr, ropts.DB)
+	cache, err := cacheops.New(cacheops.Options{RedisURL: url, Prefix: e.cachePrefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cache.Close()
+	db, err := cache.OpenDB(withSearchPath(testDSN(), e.schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows(t, db, post1, 2) // another row, which the writes must leave cached
+	for i := 0; i < 3; i++ {
+		for j := 0; j < 2; j++ { // a miss, then a hit
+			if got, want := rows(t, db, post1, 1), e.direct_(post1, 1); got != want {
+				t.Fatalf("write %d: got %q, want %q", i, got, want)
+			}
+		}
+		if _, err := db.ExecContext(e.ctx, "UPDATE post SET title = $1 WHERE id = 1", fmt.Sprint("acl ", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := rows(t, db, post1, 1), e.direct_(post1, 1); got != want {
+		t.Fatalf("after the writes: got %q, want %q", got, want)
+	}
+	if s := cache.Stats(); s.Hits == 0 || s.RedisErrors != 0 || s.UndeliveredStamps != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	hits := cache.Stats().Hits
+	if rows(t, db, post1, 2); cache.Stats().Hits != hits+1 {
+		t.Fatal("writes to row 1 invalidated row 2: they went whole")
+	}
+}
+
 // Redis stopped and restarted: every query answers correctly meanwhile, with
 // no error and no more than the timeout added, and caching resumes after.
 func TestRedisStoppedAndRestarted(t *testing.T) {

@@ -221,7 +221,9 @@ func (d *database) wideStamps(changes []keys.Change, global bool) []string {
 // changed whole, loses its table stamp. checks (one per granular change, in
 // order) let the invalidation tell whether each copy was current. If the
 // sets cannot be read every relation goes whole.
-func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, changes []keys.Change, global bool) (out []string, checks []lua.Check, granular []keys.Change) {
+// readErr is why the schemes sets could not be read (the relations then go
+// whole): the caller reports it as any Redis failure.
+func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, changes []keys.Change, global bool) (out []string, checks []lua.Check, granular []keys.Change, readErr error) {
 	if global {
 		out = append(out, d.globalStamps[:]...)
 	}
@@ -233,11 +235,11 @@ func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, cha
 		}
 	}
 	if len(granular) == 0 {
-		return out, nil, nil
+		return out, nil, nil, nil
 	}
 	copies, err := d.schemesOf(ctx, store, granular)
 	if err != nil {
-		return append(out, d.wideStamps(granular, false)...), nil, nil
+		return append(out, d.wideStamps(granular, false)...), nil, nil, err
 	}
 	seen := map[string]bool{}
 	add := func(k string) {
@@ -275,7 +277,7 @@ func (d *database) invalidationStamps(ctx context.Context, store *lua.Store, cha
 			}
 		}
 	}
-	return out, checks, granular
+	return out, checks, granular, nil
 }
 
 func (d *database) plansFor(fingerprint string) (*lru.Cache[string, *plan], uint64) {

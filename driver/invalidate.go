@@ -68,7 +68,10 @@ func (c *Config) invalidate(ctx context.Context, db *database, changes []keys.Ch
 	ctx, cancel := c.redisContext(context.WithoutCancel(ctx))
 	defer cancel()
 	start := c.since()
-	stamps, setChecks, granular := db.invalidationStamps(ctx, c.Store, changes, global)
+	stamps, setChecks, granular, readErr := db.invalidationStamps(ctx, c.Store, changes, global)
+	if readErr != nil {
+		c.recordDelivery(ctx, readErr) // the relations go whole: say why
+	}
 	if len(stamps) == 0 {
 		return
 	}
@@ -138,7 +141,10 @@ var errRedisDown = errors.New("cacheops: Redis unreachable (circuit breaker open
 // the relations go whole.
 func (c *Config) redeliver(ctx context.Context, db *database, changes []keys.Change) ([]string, error) {
 	for range 3 {
-		stamps, checks, granular := db.invalidationStamps(ctx, c.Store, changes, false)
+		stamps, checks, granular, readErr := db.invalidationStamps(ctx, c.Store, changes, false)
+		if readErr != nil {
+			c.recordDelivery(ctx, readErr)
+		}
 		c.stats.Invalidations.Add(int64(len(stamps)))
 		stale, undelivered, err := c.Store.InvalidateChecked(ctx, checks, stamps)
 		if err != nil || len(stale) == 0 {
