@@ -73,7 +73,7 @@ func runTortureLocal(t *testing.T, skipHeartbeat bool) {
 		// layer too often for the stalls to show.
 		run.tweaks = []tortureTweak{{readOnly: true, cache: func(c *cacheops.Cache) { cacheops.SkipLocalHeartbeatForTesting(c, true) }}}
 		run.disrupt = func(*testing.T) {}
-		run.wantStale, run.dur = true, 6*time.Second
+		run.wantStale, run.dur, run.retries = true, 6*time.Second, 2
 	}
 	runTorture(t, run)
 }
