@@ -227,16 +227,8 @@ func TestRedisACLUserThroughTheURL(t *testing.T) {
 	singleNodeOnly(t)
 	t.Parallel()
 	e := newFixture(t)
-	ropts, err := redis.ParseURL(testRedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A user of the test's own, removed when it ends, allowed only its keys.
-	user := strings.ReplaceAll(strings.TrimSuffix(e.cachePrefix(), ":"), ":", "_")
-	if err := e.rdb.Do(e.ctx, "ACL", "SETUSER", user, "on", ">s3cret", "~"+e.cachePrefix()+"*", "&*", "+@all", "-@dangerous").Err(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.rdb.Do(context.Background(), "ACL", "DELUSER", user) })
+	// A user of the test's own, allowed only its keys.
+	user, ropts := aclUser(t, e, "", "&*", "+@all", "-@dangerous")
 	for _, c := range []struct {
 		password string
 		hits     bool
@@ -263,6 +255,24 @@ func TestRedisACLUserThroughTheURL(t *testing.T) {
 	}
 }
 
+// aclUser makes a Redis ACL user of the test's own (password s3cret),
+// removed when it ends, allowed e's keys and rules; it returns its name and
+// the test Redis' options.
+func aclUser(t *testing.T, e *env, suffix string, rules ...any) (string, *redis.Options) {
+	t.Helper()
+	ropts, err := redis.ParseURL(testRedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := strings.ReplaceAll(strings.TrimSuffix(e.cachePrefix(), ":"), ":", "_") + suffix
+	args := append([]any{"ACL", "SETUSER", user, "on", ">s3cret", "~" + e.cachePrefix() + "*"}, rules...)
+	if err := e.rdb.Do(e.ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.rdb.Do(context.Background(), "ACL", "DELUSER", user) })
+	return user, ropts
+}
+
 // aclCommands are the commands the README says an ACL user needs (SELECT
 // for a URL's database number).
 var aclCommands = []string{"get", "set", "mget", "del", "sadd", "smembers", "scard", "sismember",
@@ -275,30 +285,14 @@ func TestRedisACLUserWithTheDocumentedCommands(t *testing.T) {
 	singleNodeOnly(t)
 	t.Parallel()
 	e := newFixture(t)
-	ropts, err := redis.ParseURL(testRedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	user := strings.ReplaceAll(strings.TrimSuffix(e.cachePrefix(), ":"), ":", "_") + "_min"
-	args := []any{"ACL", "SETUSER", user, "on", ">s3cret", "~" + e.cachePrefix() + "*", "resetchannels", "-@all"}
+	rules := []any{"resetchannels", "-@all"}
 	for _, c := range aclCommands {
-		args = append(args, "+"+c)
+		rules = append(rules, "+"+c)
 	}
-	if err := e.rdb.Do(e.ctx, args...).Err(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.rdb.Do(context.Background(), "ACL", "DELUSER", user) })
+	user, ropts := aclUser(t, e, "_min", rules...)
 	url := fmt.Sprintf("redis://%s:s3cret@%s/%d", user, ropts.Addr, ropts.DB)
-	cache, err := cacheops.New(cacheops.Options{RedisURL: url, Prefix: e.cachePrefix()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cache.Close()
-	db, err := cache.OpenDB(withSearchPath(testDSN(), e.schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	p := e.otherProcess(func(o *cacheops.Options) { o.Redis, o.RedisURL = nil, url })
+	cache, db := p.cache, p.db
 	rows(t, db, post1, 2) // another row, which the writes must leave cached
 	for i := 0; i < 3; i++ {
 		for j := 0; j < 2; j++ { // a miss, then a hit
