@@ -58,6 +58,15 @@ type Options struct {
 	// cancelled (stores, invalidations) share a deadline per eighth of it,
 	// so they get up to nine eighths of it. Zero: 250 ms.
 	RedisTimeout time.Duration
+	// LookupsThroughClient sends a hit's lookup through the Redis client.
+	// By default, with a plain *redis.Client, lookups made one at a time
+	// go over a few connections of cacheops' own to the same server
+	// (dialled with the client's dialer, TLS, credentials, database and
+	// name): 4–5 µs less per hit, but the client's hooks (tracing, say)
+	// and pool statistics do not see them. Concurrent lookups, writes,
+	// stores, clusters, Sentinel clients and clients with OnConnect or a
+	// Limiter always use the client.
+	LookupsThroughClient bool
 	// MaxInList: IN (…) lists and = ANY($n) arrays up to this long make one
 	// conjunction per value; longer ones are read as "any row". Zero: 16.
 	MaxInList int
@@ -212,6 +221,9 @@ func New(opts Options) (*Cache, error) {
 	routeRedisLog(logger)
 	store := lua.NewStore(c.rdb)
 	store.SetWaitReplicas(opts.WaitReplicas)
+	if opts.LookupsThroughClient {
+		store.LookupsThroughClient()
+	}
 	c.cfg = (&cdriver.Config{
 		Store:           store,
 		Prefix:          prefix,

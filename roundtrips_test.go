@@ -2,6 +2,9 @@ package cacheops_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -10,16 +13,84 @@ import (
 	"github.com/cacheops/cacheops"
 )
 
-// countingEnv is a fixture whose Redis client counts its round trips.
+// countingEnv is a fixture whose Redis client counts its round trips; its
+// lookups go through the client too, so that it counts them
+// (TestAHitOverOwnConnectionsIsOneMGET counts the others).
 func countingEnv(t *testing.T) (*env, *atomic.Int64) {
 	var trips atomic.Int64
 	e := newFixture(t, func(o *cacheops.Options) {
 		rdb := redis.NewClient(o.Redis.(*redis.Client).Options())
 		rdb.AddHook(tripHook{&trips})
 		t.Cleanup(func() { rdb.Close() })
-		o.Redis = rdb
+		o.Redis, o.LookupsThroughClient = rdb, true
 	})
 	return e, &trips
+}
+
+// By default a hit's lookup goes over a connection of cacheops' own: on a
+// Redis of its own the hit is one MGET, and nothing else, and the
+// client's hooks see nothing of it; with LookupsThroughClient they see it.
+func TestAHitOverOwnConnectionsIsOneMGET(t *testing.T) {
+	t.Parallel()
+	for _, through := range []bool{false, true} {
+		t.Run(fmt.Sprintf("through the client %v", through), func(t *testing.T) {
+			srv := startRedis(t)
+			var trips atomic.Int64
+			e := newFixture(t, func(o *cacheops.Options) {
+				ro, _ := redis.ParseURL(srv.url())
+				rdb := redis.NewClient(ro)
+				rdb.AddHook(tripHook{&trips})
+				t.Cleanup(func() { rdb.Close() })
+				o.Redis, o.LookupsThroughClient = rdb, through
+			})
+			admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + strconv.Itoa(srv.port)})
+			defer admin.Close()
+			const q = "SELECT title FROM post WHERE id = $1"
+			for range 5 {
+				e.cached(q, 1) // the statement learns that it mostly hits
+			}
+			hits, before, tripsBefore := e.cache.Stats().Hits, commandCalls(t, admin), trips.Load()
+			e.read(q, 1)
+			after := commandCalls(t, admin)
+			if n := e.cache.Stats().Hits - hits; n != 1 {
+				t.Fatalf("%d hits, want 1", n)
+			}
+			for cmd, n := range after {
+				if d := n - before[cmd]; cmd != "info" && d != 0 && (cmd != "mget" || d != 1) {
+					t.Errorf("the hit sent %s %d times", cmd, d)
+				}
+			}
+			if d := after["mget"] - before["mget"]; d != 1 {
+				t.Errorf("the hit sent %d MGETs, want 1", d)
+			}
+			want := int64(0)
+			if through {
+				want = 1
+			}
+			if n := trips.Load() - tripsBefore; n != want {
+				t.Errorf("the client's hooks saw %d round trips, want %d", n, want)
+			}
+		})
+	}
+}
+
+// commandCalls are the calls of each command a Redis has served
+// (INFO commandstats).
+func commandCalls(t *testing.T, rdb *redis.Client) map[string]int64 {
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(info, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":calls=")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.SplitN(rest, ",", 2)[0], 10, 64)
+		out[strings.TrimPrefix(name, "cmdstat_")] = n
+	}
+	return out
 }
 
 // A statement whose reads mostly miss looks up and registers in one round

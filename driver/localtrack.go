@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cacheops/cacheops/internal/tracking"
+	"github.com/cacheops/cacheops/lua"
 )
 
 // localTracker keeps the local layer honest: a tracking connection to every
@@ -168,15 +169,9 @@ func (t *localTracker) nodes(ctx context.Context) (map[string]*redis.Options, er
 
 // dial opens a tracking connection as the client's own would be opened.
 func (t *localTracker) dial(ctx context.Context, o *redis.Options) (*tracking.Conn, error) {
-	user, pass := o.Username, o.Password
-	switch {
-	case o.CredentialsProviderContext != nil:
-		var err error
-		if user, pass, err = o.CredentialsProviderContext(ctx); err != nil {
-			return nil, err
-		}
-	case o.CredentialsProvider != nil:
-		user, pass = o.CredentialsProvider()
+	user, pass, err := lua.Credentials(ctx, o)
+	if err != nil {
+		return nil, err
 	}
 	dial := func(ctx context.Context) (net.Conn, error) {
 		if o.Dialer != nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops/internal/direct"
 )
 
 // client is the Redis client a Store uses, and whether it is a cluster's.
@@ -34,6 +36,7 @@ type clientState struct {
 	cluster bool
 	ap      atomic.Pointer[redis.AutoPipeliner] // made on first use
 	noAP    atomic.Bool                         // the client cannot make one
+	direct  *direct.Pool                        // for lookups; nil: through rdb (directPool)
 }
 
 // pipeliner returns go-redis' auto-pipeliner of the client (nil if it has
@@ -64,7 +67,7 @@ func (st *clientState) pipeliner() redis.Cmdable {
 func newClient(rdb redis.UniversalClient) *client {
 	c := &client{}
 	_, isCluster := rdb.(*redis.ClusterClient)
-	c.cur.Store(&clientState{rdb: rdb, cluster: isCluster})
+	c.cur.Store(&clientState{rdb: rdb, cluster: isCluster, direct: directPool(rdb)})
 	return c
 }
 
@@ -145,10 +148,15 @@ func (c *client) detect(plain *redis.Client) {
 	c.owned = cc
 	c.mu.Unlock()
 	log.Printf("cacheops: %s is a Redis Cluster node: using a cluster client with its options", o.Addr)
-	c.cur.Store(&clientState{rdb: cc, cluster: true})
+	if old := c.cur.Swap(&clientState{rdb: cc, cluster: true}); old.direct != nil {
+		_ = old.direct.Close()
+	}
 }
 
 func (c *client) close() error {
+	if st := c.cur.Load(); st.direct != nil {
+		_ = st.direct.Close()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.owned == nil {

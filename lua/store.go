@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cacheops/cacheops/internal/direct"
 )
 
 // TokenLen is the length of a stamp token.
@@ -48,6 +50,7 @@ var ErrBadReply = errors.New("cacheops/lua: unexpected reply")
 type Store struct {
 	client       *client
 	lookups      atomic.Int32 // lookups in flight
+	viaClient    atomic.Bool  // LookupsThroughClient
 	waitReplicas int
 	replicas     sync.Map // node address → replicaCount, for WAIT
 	nodes        sync.Map // cluster node address → *breaker.Breaker, for invalidations
@@ -87,8 +90,9 @@ func (s *Store) Lookup(ctx context.Context, entry string, stamps []string) (payl
 // other lookups are in flight it goes through go-redis' auto-pipeliner:
 // concurrent lookups then share round trips (and Redis' system calls),
 // which multiplies the hits a second Redis serves; alone, it is sent at
-// once, as the pipeliner would add latency.
-func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
+// once, over a connection of cacheops' own where the client allows it
+// (directPool), else through the client.
+func (s *Store) mget(ctx context.Context, keys []string) ([]direct.Value, error) {
 	st := s.client.cur.Load()
 	rdb, cluster := st.rdb, st.cluster
 	if !cluster || sameSlot(keys) {
@@ -97,14 +101,23 @@ func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
 			if ap := st.pipeliner(); ap != nil {
 				c = ap
 			}
+		} else if st.direct != nil && !s.viaClient.Load() {
+			vals := make([]direct.Value, len(keys))
+			err := st.direct.MGet(ctx, keys, vals)
+			s.lookups.Add(-1)
+			s.client.observe(err)
+			return vals, err
 		}
-		vals, err := c.MGet(ctx, keys...).Result()
+		got, err := c.MGet(ctx, keys...).Result()
 		s.lookups.Add(-1)
 		s.client.observe(err)
-		if err == nil && len(vals) != len(keys) {
+		if err == nil && len(got) != len(keys) {
 			err = ErrBadReply
 		}
-		return vals, err
+		if err != nil {
+			return nil, err
+		}
+		return values(got), nil
 	}
 	groups := bySlot(len(keys), func(i int) string { return keys[i] })
 	pipe := rdb.Pipeline()
@@ -116,33 +129,55 @@ func (s *Store) mget(ctx context.Context, keys []string) ([]any, error) {
 		s.client.observe(err)
 		return nil, err
 	}
-	vals := make([]any, len(keys))
+	vals := make([]direct.Value, len(keys))
 	for i, g := range groups {
 		got := cmds[i].Val()
 		if len(got) != len(g.idx) {
 			return nil, ErrBadReply
 		}
 		for j, k := range g.idx {
-			vals[k] = got[j]
+			vals[k] = value(got[j])
 		}
 	}
 	return vals, nil
 }
 
+// values are go-redis' MGET reply as the direct path gives it.
+func values(got []any) []direct.Value {
+	vals := make([]direct.Value, len(got))
+	for i, v := range got {
+		vals[i] = value(v)
+	}
+	return vals
+}
+
+// value is one value of an MGET reply: a string, or none (anything else
+// go-redis could give is none too: a miss).
+func value(v any) direct.Value {
+	if s, ok := v.(string); ok {
+		return direct.Value{S: s}
+	}
+	return direct.Value{Nil: true}
+}
+
+// LookupsThroughClient sends lookups through the go-redis client even
+// where a connection of cacheops' own could (its hooks then see them).
+func (s *Store) LookupsThroughClient() { s.viaClient.Store(true) }
+
 // validEntry reads an MGET reply of an entry and its stamps: the payload and
 // tokens when every stamp holds the token the entry recorded, else nil.
-func validEntry(vals []any) (payload []byte, tokens string) {
-	e, ok := vals[0].(string)
+func validEntry(vals []direct.Value) (payload []byte, tokens string) {
+	e := vals[0]
 	head := (len(vals) - 1) * TokenLen
-	if !ok || len(e) < head {
+	if e.Nil || len(e.S) < head {
 		return nil, ""
 	}
 	for i, v := range vals[1:] {
-		if t, ok := v.(string); !ok || t != e[i*TokenLen:(i+1)*TokenLen] {
+		if v.Nil || v.S != e.S[i*TokenLen:(i+1)*TokenLen] {
 			return nil, "" // also a stamp that holds something else: a miss
 		}
 	}
-	return readOnly(e[head:]), e[:head]
+	return readOnly(e.S[head:]), e.S[:head]
 }
 
 // readOnly returns a string's bytes without a copy (a reply's payload is
@@ -165,7 +200,7 @@ func (s *Store) LookupLocked(ctx context.Context, entry string, stamps []string,
 		return nil, false, err
 	}
 	payload, _ = validEntry(vals[:len(vals)-1])
-	return payload, vals[len(vals)-1] != nil, nil
+	return payload, !vals[len(vals)-1].Nil, nil
 }
 
 // Registration puts a reader's schemes in a relation's schemes set.

@@ -383,7 +383,7 @@ func TestValidEntryPayload(t *testing.T) {
 		{tok + "payload", []byte("payload")},
 		{tok[:5], nil},
 	} {
-		got, tokens := validEntry([]any{c.entry, tok})
+		got, tokens := validEntry(values([]any{c.entry, tok}))
 		if (got == nil) != (c.want == nil) || string(got) != string(c.want) {
 			t.Errorf("%q: payload %q (nil %v), want %q", c.entry, got, got == nil, c.want)
 		}
