@@ -63,9 +63,10 @@ type Options struct {
 	// go over a few connections of cacheops' own to the same server
 	// (dialled with the client's dialer, TLS, credentials, database and
 	// name): 4–5 µs less per hit, but the client's hooks (tracing, say)
-	// and pool statistics do not see them. Concurrent lookups, writes,
-	// stores, clusters, Sentinel clients and clients with OnConnect or a
-	// Limiter always use the client.
+	// and pool statistics do not see them. On a cluster each master has
+	// its own few, and a slot that moved sends the lookup through the
+	// client. Concurrent lookups, writes, stores, Sentinel clients and
+	// clients with OnConnect or a Limiter always use the client.
 	LookupsThroughClient bool
 	// MaxInList: IN (…) lists and = ANY($n) arrays up to this long make one
 	// conjunction per value; longer ones are read as "any row". Zero: 16.

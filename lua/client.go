@@ -37,6 +37,7 @@ type clientState struct {
 	ap      atomic.Pointer[redis.AutoPipeliner] // made on first use
 	noAP    atomic.Bool                         // the client cannot make one
 	direct  *direct.Pool                        // for lookups; nil: through rdb (directPool)
+	masters sync.Map                            // on a cluster, master address → *direct.Pool (nil: through rdb)
 }
 
 // pipeliner returns go-redis' auto-pipeliner of the client (nil if it has
@@ -148,15 +149,11 @@ func (c *client) detect(plain *redis.Client) {
 	c.owned = cc
 	c.mu.Unlock()
 	log.Printf("cacheops: %s is a Redis Cluster node: using a cluster client with its options", o.Addr)
-	if old := c.cur.Swap(&clientState{rdb: cc, cluster: true}); old.direct != nil {
-		_ = old.direct.Close()
-	}
+	c.cur.Swap(&clientState{rdb: cc, cluster: true}).closeDirect()
 }
 
 func (c *client) close() error {
-	if st := c.cur.Load(); st.direct != nil {
-		_ = st.direct.Close()
-	}
+	c.cur.Load().closeDirect()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.owned == nil {

@@ -101,12 +101,14 @@ func (s *Store) mget(ctx context.Context, keys []string) ([]direct.Value, error)
 			if ap := st.pipeliner(); ap != nil {
 				c = ap
 			}
-		} else if st.direct != nil && !s.viaClient.Load() {
+		} else if p := st.lookupPool(ctx, keys, s.viaClient.Load()); p != nil {
 			vals := make([]direct.Value, len(keys))
-			err := st.direct.MGet(ctx, keys, vals)
-			s.lookups.Add(-1)
-			s.client.observe(err)
-			return vals, err
+			err := p.MGet(ctx, keys, vals)
+			if !cluster || !redirected(err) {
+				s.lookups.Add(-1)
+				s.client.observe(err)
+				return vals, err
+			}
 		}
 		got, err := c.MGet(ctx, keys...).Result()
 		s.lookups.Add(-1)
