@@ -52,7 +52,19 @@ func benchCluster(ctx context.Context, dsn string, direct *sql.DB, queries []que
 	}
 	// Round trips: what one hit, one miss and one invalidating write send,
 	// counted per node (a pipeline to a node is one round trip; the nodes
-	// of one step are sent to in parallel).
+	// of one step are sent to in parallel) by the client's hooks: through a
+	// cache whose lookups go through the client too, so that they see them.
+	counted, err := cacheops.New(cacheops.Options{Redis: rdb, Prefix: prefix, LookupsThroughClient: true})
+	if err != nil {
+		return err
+	}
+	cdb, err := counted.OpenDB(dsn)
+	if err != nil {
+		return err
+	}
+	defer cdb.Close()
+	defer counted.Close()
+	settle = func() { counted.Stats() }
 	q := queries[0]
 	count := func(f func() error) (string, error) {
 		trips.reset()
@@ -66,27 +78,27 @@ func benchCluster(ctx context.Context, dsn string, direct *sql.DB, queries []que
 		return err
 	}
 	miss, err := count(func() error {
-		err := readAll(ctx, db, q)
+		err := readAll(ctx, cdb, q)
 		settle() // its store, sent after the rows
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	hit, err := count(func() error { return readAll(ctx, db, q) })
+	hit, err := count(func() error { return readAll(ctx, cdb, q) })
 	if err != nil {
 		return err
 	}
 	// A write after the first: the first to a table in a process also reads
 	// the table's schemes sets (the README's round-trips table says so).
 	update := func() error {
-		_, err := db.ExecContext(ctx, "UPDATE cacheops_bench.items SET price = price + 1 WHERE id = $1", q.args...)
+		_, err := cdb.ExecContext(ctx, "UPDATE cacheops_bench.items SET price = price + 1 WHERE id = $1", q.args...)
 		return err
 	}
 	if err := update(); err != nil {
 		return err
 	}
-	if err := readAll(ctx, db, q); err != nil { // something to invalidate
+	if err := readAll(ctx, cdb, q); err != nil { // something to invalidate
 		return err
 	}
 	settle()
