@@ -64,7 +64,7 @@ type Value struct {
 // reply is a ReplyError, and the connection is kept.
 func (p *Pool) MGet(ctx context.Context, keys []string, out []Value) error {
 	for retried := false; ; retried = true {
-		c, pooled, err := p.get(ctx)
+		c, pooled, err := p.get(ctx, retried)
 		if err != nil {
 			return err
 		}
@@ -88,14 +88,16 @@ func closedByServer(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// get returns an idle connection (pooled) or a new one.
-func (p *Pool) get(ctx context.Context) (c *conn, pooled bool, err error) {
+// get returns an idle connection (pooled) or, with fresh or none idle, a
+// new one (a retry after a connection the server closed: the others idle
+// may be closed too, by a restart).
+func (p *Pool) get(ctx context.Context, fresh bool) (c *conn, pooled bool, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, false, ErrClosed
 	}
-	if n := len(p.idle); n > 0 {
+	if n := len(p.idle); n > 0 && !fresh {
 		c = p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()

@@ -127,45 +127,62 @@ func TestConnectionsAreReused(t *testing.T) {
 	}
 }
 
-// A pooled connection the server closed (CLIENT KILL, an idle timeout) is
-// found when used, and the read is made again on a new one: the caller
-// sees no error.
-func TestAConnectionTheServerClosedIsDialledAgain(t *testing.T) {
+// Pooled connections the server closed (CLIENT KILL, an idle timeout, a
+// restart) are found when used, and the read is made again on a new one,
+// not on another of the closed ones: the caller sees no error.
+func TestConnectionsTheServerClosedAreDialledAgain(t *testing.T) {
 	rdb, opts, dials := server(t)
 	opts.ClientName = fmt.Sprintf("cacheops-direct-test-%d", time.Now().UnixNano())
 	p := New(opts)
 	defer p.Close()
 	keys := keysFor(t, rdb, 1)
 	rdb.Set(ctxFor(t), keys[0], "v", time.Minute)
-	mget(t, p, keys)
-	if n, err := rdb.ClientKillByFilter(ctxFor(t), "SKIPME", "yes", "ID", clientID(t, rdb, opts.ClientName)).Result(); err != nil || n != 1 {
-		t.Fatalf("CLIENT KILL: %d, %v", n, err)
+	// Two connections idle, both killed.
+	c1, _, err := p.get(ctxFor(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _, err := p.get(ctxFor(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.put(c1)
+	p.put(c2)
+	ids := clientIDs(t, rdb, opts.ClientName)
+	if len(ids) != 2 {
+		t.Fatalf("%d connections named %s, want 2", len(ids), opts.ClientName)
+	}
+	for _, id := range ids {
+		if n, err := rdb.ClientKillByFilter(ctxFor(t), "ID", id).Result(); err != nil || n != 1 {
+			t.Fatalf("CLIENT KILL: %d, %v", n, err)
+		}
 	}
 	if got := mget(t, p, keys); got[0].S != "v" {
 		t.Fatalf("after the kill: %+v", got)
 	}
-	if n := dials.Load(); n != 2 {
-		t.Fatalf("%d dials, want 2", n)
+	if n := dials.Load(); n != 3 {
+		t.Fatalf("%d dials, want 3", n)
 	}
 }
 
-// clientID is the id of the connection named name (CLIENT SETNAME worked).
-func clientID(t *testing.T, rdb *redis.Client, name string) string {
+// clientIDs are the ids of the connections named name (CLIENT SETNAME
+// worked).
+func clientIDs(t *testing.T, rdb *redis.Client, name string) []string {
 	list, err := rdb.ClientList(ctxFor(t)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var ids []string
 	for _, line := range strings.Split(list, "\n") {
 		if strings.Contains(line, " name="+name+" ") {
 			for _, f := range strings.Fields(line) {
 				if id, ok := strings.CutPrefix(f, "id="); ok {
-					return id
+					ids = append(ids, id)
 				}
 			}
 		}
 	}
-	t.Fatalf("no client named %s in %s", name, list)
-	return ""
+	return ids
 }
 
 // A user's credentials are sent (AUTH user password); wrong ones fail the
