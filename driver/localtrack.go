@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
@@ -173,15 +172,8 @@ func (t *localTracker) dial(ctx context.Context, o *redis.Options) (*tracking.Co
 	if err != nil {
 		return nil, err
 	}
-	dial := func(ctx context.Context) (net.Conn, error) {
-		if o.Dialer != nil {
-			return o.Dialer(ctx, o.Network, o.Addr)
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", o.Addr)
-	}
 	return tracking.Dial(ctx, tracking.Options{
-		Dial: dial, Username: user, Password: pass,
+		Dial: lua.Dialer(o), Username: user, Password: pass,
 		Prefixes: []string{t.cfg.Prefix},
 		Invalidated: func(keys []string, all bool) {
 			if all {

@@ -62,15 +62,27 @@ func directPool(rdb redis.UniversalClient) *direct.Pool {
 		return nil
 	}
 	o := c.Options()
-	if o.Addr == "FailoverClient" || o.OnConnect != nil || o.Limiter != nil || o.Dialer == nil || o.StreamingCredentialsProvider != nil {
+	if o.Addr == "FailoverClient" || o.OnConnect != nil || o.Limiter != nil || o.StreamingCredentialsProvider != nil {
 		return nil
 	}
 	return direct.New(direct.Options{
-		Dial:        func(ctx context.Context) (net.Conn, error) { return o.Dialer(ctx, o.Network, o.Addr) },
+		Dial:        Dialer(o),
 		Credentials: func(ctx context.Context) (string, string, error) { return Credentials(ctx, o) },
 		DB:          o.DB,
 		ClientName:  o.ClientName,
 	})
+}
+
+// Dialer opens connections to a client's server as its own are opened:
+// its dialer (TLS included), else plain TCP.
+func Dialer(o *redis.Options) func(ctx context.Context) (net.Conn, error) {
+	return func(ctx context.Context) (net.Conn, error) {
+		if o.Dialer != nil {
+			return o.Dialer(ctx, o.Network, o.Addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", o.Addr)
+	}
 }
 
 // Credentials are the user and password a client's connections use (its

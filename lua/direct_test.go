@@ -84,3 +84,29 @@ func TestClusterLookupsOverOwnConnections(t *testing.T) {
 		t.Fatalf("a lookup that met MOVED made %d commands through the client, want 1", n)
 	}
 }
+
+// Lookups go over connections of cacheops' own only for a plain client
+// whose connections are opened as ours would be: not for a Sentinel client
+// (its master changes under it: an old master's connection would be read
+// after a failover), nor one with a connection hook, a limiter or
+// streamed credentials, nor a cluster client (each master has its pool).
+func TestDirectPoolOnlyForPlainClients(t *testing.T) {
+	onConnect := func(context.Context, *redis.Conn) error { return nil }
+	for _, c := range []struct {
+		name   string
+		rdb    redis.UniversalClient
+		direct bool
+	}{
+		{"plain", redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}), true},
+		{"sentinel", redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}}), false},
+		{"OnConnect", redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", OnConnect: onConnect}), false},
+		{"cluster", redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}}), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer c.rdb.Close()
+			if p := directPool(c.rdb); (p != nil) != c.direct {
+				t.Fatalf("a pool: %v, want %v", p != nil, c.direct)
+			}
+		})
+	}
+}
